@@ -1,0 +1,129 @@
+/* conf.c - line-oriented `key = value` parser with file:line errors. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Strip leading and trailing whitespace in place; return the start. */
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Record "name:line: msg". */
+int conf_error(const struct conf *c, const struct conf_entry *ent, struct err *e, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return err_set(e, "%s:%d: %s", c->path, ent ? ent->line : 0, msg);
+}
+
+/* Parse text line by line into c. */
+int conf_parse(struct conf *c, const char *name, const char *text, struct err *e)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->path, sizeof c->path, "%s", name);
+	int lineno = 0;
+	const char *p = text;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[512];
+		lineno++;
+		if (len >= sizeof line)
+			return err_set(e, "%s:%d: line too long (max %zu characters)", name, lineno, sizeof line - 1);
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (nl ? 1 : 0);
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *s = trim(line);
+		if (!*s)
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq)
+			return err_set(e, "%s:%d: expected 'key = value', got '%s'", name, lineno, s);
+		*eq = '\0';
+		char *key = trim(s), *val = trim(eq + 1);
+		if (!*key)
+			return err_set(e, "%s:%d: missing key before '='", name, lineno);
+		for (char *k = key; *k; k++)
+			if (!(islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_' || *k == '-'))
+				return err_set(e, "%s:%d: bad key '%s' (use a-z, 0-9, '_', '-')", name, lineno, key);
+		if (!*val)
+			return err_set(e, "%s:%d: missing value for '%s'", name, lineno, key);
+		if (strlen(key) >= sizeof c->e[0].key || strlen(val) >= sizeof c->e[0].value)
+			return err_set(e, "%s:%d: key or value too long", name, lineno);
+		for (int i = 0; i < c->n; i++)
+			if (!strcmp(c->e[i].key, key))
+				return err_set(e, "%s:%d: '%s' given twice (first on line %d)", name, lineno, key, c->e[i].line);
+		if (c->n >= CONF_MAX_ENTRIES)
+			return err_set(e, "%s:%d: too many entries (max %d)", name, lineno, CONF_MAX_ENTRIES);
+		struct conf_entry *ent = &c->e[c->n++];
+		snprintf(ent->key, sizeof ent->key, "%s", key);
+		snprintf(ent->value, sizeof ent->value, "%s", val);
+		ent->line = lineno;
+	}
+	return 0;
+}
+
+/* Read the whole file and parse it. */
+int conf_load(struct conf *c, const char *path, struct err *e)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_errno(e, errno, "cannot open %s", path);
+	char buf[32768];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	int toobig = !feof(f);
+	fclose(f);
+	if (toobig)
+		return err_set(e, "%s: file too large (max %zu bytes)", path, sizeof buf - 1);
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n))
+		return err_set(e, "%s: binary data in a text file", path);
+	return conf_parse(c, path, buf, e);
+}
+
+/* Lookup by key. */
+const struct conf_entry *conf_get(const struct conf *c, const char *key)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].key, key))
+			return &c->e[i];
+	return NULL;
+}
+
+/* Reject keys outside the known list. */
+int conf_check_keys(const struct conf *c, const char *const *known, struct err *e)
+{
+	for (int i = 0; i < c->n; i++) {
+		int ok = 0;
+		for (const char *const *k = known; *k; k++)
+			if (!strcmp(*k, c->e[i].key))
+				ok = 1;
+		if (!ok) {
+			char list[300] = "";
+			for (const char *const *k = known; *k; k++) {
+				if (list[0])
+					strncat(list, ", ", sizeof list - strlen(list) - 1);
+				strncat(list, *k, sizeof list - strlen(list) - 1);
+			}
+			return conf_error(c, &c->e[i], e, "unknown key '%s' (known: %s)", c->e[i].key, list);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,55 @@
+/* log.c - stderr messages and the monotonic clock. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+int log_verbose = 1;
+
+/* Write one prefixed line to stderr. */
+static void log_line(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "memsync: %s%s\n", prefix, buf);
+}
+
+/* Informational message, shown unless quiet. */
+void log_info(const char *fmt, ...)
+{
+	if (log_verbose < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("", fmt, ap);
+	va_end(ap);
+}
+
+/* Warning, always shown. */
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* Debug message, shown with -v. */
+void log_debug(const char *fmt, ...)
+{
+	if (log_verbose < 2)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+/* CLOCK_MONOTONIC in ns. */
+unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
