@@ -1,0 +1,163 @@
+/* profile.c - load and validate netem link profiles (see profile.h). */
+#include "profile.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build_info.h"
+#include "conf.h"
+#include "units.h"
+
+/* Rate assumed for sizing the queue of an unlimited link (bits/s). */
+#define UNLIMITED_SIZING_BPS 10000000000ULL
+#define MIN_LIMIT_PKTS 1000ULL
+#define MAX_LIMIT_PKTS 10000000ULL
+
+/* Where the shipped profiles live: $MEMSYNC_SRC/netem/profiles or the build's source dir. */
+const char *profile_dir(void)
+{
+	static char dir[256];
+	const char *src = getenv("MEMSYNC_SRC");
+	snprintf(dir, sizeof dir, "%s/netem/profiles", src && *src ? src : MEMSYNC_SOURCE_DIR);
+	return dir;
+}
+
+/* Twice the bandwidth-delay product (RTT based) in 1500-byte packets, at least 1000. */
+uint64_t profile_default_limit(uint64_t rate_bps, uint64_t delay_ns, uint64_t jitter_ns)
+{
+	double rate = rate_bps ? (double)rate_bps : (double)UNLIMITED_SIZING_BPS;
+	double rtt_s = 2.0 * (double)(delay_ns + jitter_ns) / 1e9;
+	double pkts = 2.0 * rate * rtt_s / 8.0 / 1500.0;
+	if (pkts < MIN_LIMIT_PKTS)
+		return MIN_LIMIT_PKTS;
+	if (pkts > MAX_LIMIT_PKTS)
+		return MAX_LIMIT_PKTS;
+	return (uint64_t)pkts;
+}
+
+/* A profile name is [a-z0-9_-]+ (no path). */
+static int is_profile_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-' || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* Parse one value with a units.h parser, turning its message into "file:line: key: msg". */
+#define PARSE_FIELD(fn, key, outp)                                                          \
+	do {                                                                                \
+		const struct conf_entry *ent_ = conf_get(&c, key);                          \
+		if (ent_) {                                                                 \
+			struct err pe_ = {0};                                               \
+			if (fn(ent_->value, outp, &pe_))                                    \
+				return conf_error(&c, ent_, e, "%s: %s", key, pe_.msg);     \
+		}                                                                           \
+	} while (0)
+
+/* Read and check a profile file; name the profile after the file. */
+static int profile_parse_file(const char *path, struct netem_profile *p, struct err *e)
+{
+	static const char *const known[] = {"description", "delay", "jitter", "rate", "loss", "limit", NULL};
+	struct conf c;
+	memset(p, 0, sizeof *p);
+	if (conf_load(&c, path, e) || conf_check_keys(&c, known, e))
+		return -1;
+	snprintf(p->path, sizeof p->path, "%s", path);
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	snprintf(p->name, sizeof p->name, "%.*s", (int)strcspn(base, "."), base);
+
+	const struct conf_entry *desc = conf_get(&c, "description");
+	if (!desc)
+		return err_set(e, "%s: missing key 'description'", path);
+	if (strlen(desc->value) >= sizeof p->description)
+		return conf_error(&c, desc, e, "description longer than %zu characters", sizeof p->description - 1);
+	snprintf(p->description, sizeof p->description, "%.127s", desc->value);
+
+	PARSE_FIELD(parse_duration_ns, "delay", &p->delay_ns);
+	PARSE_FIELD(parse_duration_ns, "jitter", &p->jitter_ns);
+	PARSE_FIELD(parse_rate_bps, "rate", &p->rate_bps);
+	PARSE_FIELD(parse_percent, "loss", &p->loss);
+
+	if (p->jitter_ns > p->delay_ns)
+		return conf_error(&c, conf_get(&c, "jitter"), e,
+				  "jitter (%s) larger than delay (%s)", conf_get(&c, "jitter")->value,
+				  conf_get(&c, "delay") ? conf_get(&c, "delay")->value : "0");
+	if (p->loss >= 1.0)
+		return conf_error(&c, conf_get(&c, "loss"), e, "loss of 100%% lets nothing through");
+
+	const struct conf_entry *lim = conf_get(&c, "limit");
+	if (lim) {
+		if (!p->rate_bps)
+			return conf_error(&c, lim, e, "limit needs a finite rate (rate is unlimited)");
+		char *end;
+		errno = 0;
+		if (!isdigit((unsigned char)lim->value[0]))
+			return conf_error(&c, lim, e, "limit '%s': expected a number of packets", lim->value);
+		unsigned long long v = strtoull(lim->value, &end, 10);
+		if (errno || *end || v == 0 || v > MAX_LIMIT_PKTS)
+			return conf_error(&c, lim, e, "limit '%s': expected a number of packets from 1 to %llu",
+					  lim->value, MAX_LIMIT_PKTS);
+		p->limit_pkts = v;
+	} else {
+		p->limit_pkts = profile_default_limit(p->rate_bps, p->delay_ns, p->jitter_ns);
+	}
+	return 0;
+}
+
+/* Load by name (shipped profile) or by path. */
+int profile_load(const char *name_or_path, struct netem_profile *p, struct err *e)
+{
+	if (!name_or_path || !*name_or_path)
+		return err_set(e, "empty profile name");
+	size_t n = strlen(name_or_path);
+	if (strchr(name_or_path, '/') || (n > 5 && !strcmp(name_or_path + n - 5, ".conf")))
+		return profile_parse_file(name_or_path, p, e);
+	if (!is_profile_name(name_or_path))
+		return err_set(e, "bad profile name '%s' (use a-z, 0-9, '-', '_', or give a path)", name_or_path);
+	char path[256];
+	if (snprintf(path, sizeof path, "%s/%s.conf", profile_dir(), name_or_path) >= (int)sizeof path)
+		return err_set(e, "profile path too long");
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_errno(e, errno, "unknown profile '%s' (no %s; see `memsync-net list`)", name_or_path, path);
+	fclose(f);
+	return profile_parse_file(path, p, e);
+}
+
+/* qsort comparator for profile names. */
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* List the shipped profiles by name. */
+int profile_list(char (*names)[64], int max, struct err *e)
+{
+	DIR *d = opendir(profile_dir());
+	if (!d)
+		return err_errno(e, errno, "cannot open profile directory %s", profile_dir());
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") || len - 5 >= 64)
+			continue;
+		if (n >= max) {
+			closedir(d);
+			return err_set(e, "more than %d profiles in %s", max, profile_dir());
+		}
+		snprintf(names[n], 64, "%.*s", (int)(len - 5), de->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, 64, cmp_names);
+	return n;
+}

@@ -1,0 +1,76 @@
+/*
+ * topology.h - the suite's own hosts as network namespaces, joined by
+ * links shaped with a netem profile.
+ *
+ * Hosts are namespaces "ms<pid>-h<i>" (unique per run) with addresses
+ * 198.18.0.<i+1> (RFC 2544 benchmarking range). Every pair of hosts talks
+ * through a link that applies the profile in each direction, so the RTT
+ * between any two hosts is 2 x delay. Drivers:
+ *   tc   - kernel netem on every veth egress of a full mesh of veth pairs
+ *   user - one TUN device per host and a userspace link emulator process
+ *   none - no namespaces: every host is 127.0.0.1 in the caller's namespace
+ * The caller must call topo_destroy() on every exit path; topo_cleanup_stale()
+ * removes what crashed runs left behind.
+ */
+#ifndef MEMSYNC_NETEM_TOPOLOGY_H
+#define MEMSYNC_NETEM_TOPOLOGY_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "netem/profile.h"
+
+#define TOPO_MAX_HOSTS 3
+
+enum netem_driver { NETEM_AUTO, NETEM_TC, NETEM_USER, NETEM_NONE };
+
+struct topo_host {
+	char name[16];   /* "h0", "h1", "h2" */
+	char netns[64];  /* "ms1234-h0"; "" for the none driver */
+	char addr[16];   /* "198.18.0.1" */
+};
+
+/* [0] = host0 -> others, [1] = others -> host0 */
+struct link_counters {
+	uint64_t bytes[2], packets[2], drops[2];
+};
+
+struct topology;
+
+/* Create nhosts (2..3) hosts joined by links shaped by p. */
+int topo_create(struct topology **out, const struct netem_profile *p, int nhosts, enum netem_driver drv,
+		struct err *e);
+/* Host i, or NULL when out of range. */
+const struct topo_host *topo_host(const struct topology *t, int i);
+/* Number of hosts. */
+int topo_nhosts(const struct topology *t);
+/* The profile the links apply. */
+const struct netem_profile *topo_profile(const struct topology *t);
+/* Move the calling thread into host i's network namespace (use in forked children). */
+int topo_enter(const struct topology *t, int i, struct err *e);
+/* Bytes, packets and drops on host 0's links, both directions. */
+int topo_counters(const struct topology *t, struct link_counters *c, struct err *e);
+/* "tc", "user" or "none". */
+const char *topo_driver_name(const struct topology *t);
+/* Stop the link emulator, delete the namespaces, free t (NULL is fine). */
+void topo_destroy(struct topology *t);
+/* Remove namespaces and emulator state left by runs whose creating process
+ * is dead; logs what it removes. Returns the number removed or -1. */
+int topo_cleanup_stale(struct err *e);
+
+/* "auto", "tc", "user", "none" -> d. */
+int netem_driver_parse(const char *s, enum netem_driver *d, struct err *e);
+/* 1 when the kernel has the netem qdisc (after a quiet `modprobe sch_netem`). */
+int netem_tc_available(void);
+
+/* Write what another process needs to attach to t (key = value file). */
+int topo_save(const struct topology *t, const char *path, struct err *e);
+/* Attach to a topology saved by topo_save() (for counters); topo_destroy()
+ * on it frees memory only, it does not tear down. */
+int topo_attach(struct topology **out, const char *path, struct err *e);
+/* Pid of the process that owns the topology (its creator). */
+int topo_owner_pid(const struct topology *t);
+/* 1 while the owner process is alive (not a zombie). */
+int topo_owner_alive(const struct topology *t);
+
+#endif
