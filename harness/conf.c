@@ -1,7 +1,10 @@
 /* conf.c - line-oriented `key = value` parser with file:line errors. */
 #include "conf.h"
 
+#include "build_info.h"
+
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,4 +129,50 @@ int conf_check_keys(const struct conf *c, const char *const *known, struct err *
 		}
 	}
 	return 0;
+}
+
+/* $MEMSYNC_SRC, else the configured source directory. */
+const char *memsync_source_dir(void)
+{
+	const char *s = getenv("MEMSYNC_SRC");
+	return s && *s ? s : MEMSYNC_SOURCE_DIR;
+}
+
+/* Name -> <src>/<subdir>/<name>.conf; paths pass through. */
+void conf_resolve(const char *subdir, const char *name_or_path, char *out, size_t len)
+{
+	size_t n = strlen(name_or_path);
+	if (strchr(name_or_path, '/') || (n > 5 && !strcmp(name_or_path + n - 5, ".conf")))
+		snprintf(out, len, "%s", name_or_path);
+	else
+		snprintf(out, len, "%s/%s/%s.conf", memsync_source_dir(), subdir, name_or_path);
+}
+
+/* qsort comparator for names, numbers in natural order (rtt-2ms < rtt-10ms). */
+static int cmp_names(const void *a, const void *b)
+{
+	return strverscmp(a, b);
+}
+
+/* Sorted names of *.conf files in a data directory. */
+int conf_list(const char *subdir, char (*names)[64], int max, struct err *e)
+{
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/%s", memsync_source_dir(), subdir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return err_errno(e, errno, "cannot list %s", dir);
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < max) {
+		size_t l = strlen(de->d_name);
+		if (l <= 5 || l - 5 >= 64 || strcmp(de->d_name + l - 5, ".conf"))
+			continue;
+		memcpy(names[n], de->d_name, l - 5);
+		names[n][l - 5] = '\0';
+		n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, 64, cmp_names);
+	return n;
 }

@@ -8,6 +8,8 @@
 #ifndef MEMSYNC_CONF_H
 #define MEMSYNC_CONF_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 #define CONF_MAX_ENTRIES 64
@@ -40,5 +42,17 @@ int conf_check_keys(const struct conf *c, const char *const *known, struct err *
 /* Record "path:line: <msg>" for entry ent (or line 0 when ent is NULL). */
 int conf_error(const struct conf *c, const struct conf_entry *ent, struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The source tree holding the shipped data files (netem/profiles,
+ * harness/workloads): $MEMSYNC_SRC if set, else the tree this was built from. */
+const char *memsync_source_dir(void);
+
+/* Resolve a data file: a path (contains '/' or ends in .conf) is taken as
+ * is, a name becomes <source dir>/<subdir>/<name>.conf. */
+void conf_resolve(const char *subdir, const char *name_or_path, char *out, size_t len);
+
+/* List the names (without .conf) of the data files in <source dir>/<subdir>,
+ * sorted; returns the count or -1. */
+int conf_list(const char *subdir, char (*names)[64], int max, struct err *e);
 
 #endif

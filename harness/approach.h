@@ -1,0 +1,156 @@
+/*
+ * approach.h - what an approach is to the harness.
+ *
+ * Each approach (uffd, delta, fuse, nbd, and the baselines memory and disk)
+ * fills one `struct approach_ops` and is listed in harness/registry.c. The
+ * runner drives every approach the same way, in separate processes:
+ *
+ *   remote process (host "remote" namespace):  serve() ... remote_read() ... serve_stop()
+ *   local process  (host "local" namespace):   open() [attach()] ... sync() ... close()
+ *   workload process (local namespace):        maps the region open() described
+ *                                              and runs the workload
+ *
+ * open() only decides how the region is mapped: a path to mmap (file, FUSE
+ * file, /dev/nbdX), or anonymous memory whose userfaultfd the workload hands
+ * to the local process over a UNIX socket (SCM_RIGHTS), which then calls
+ * attach(). Measurement code is identical for all approaches.
+ *
+ * Hooks return 0 or record an error in `e` and return -1 (see err.h).
+ */
+#ifndef MEMSYNC_APPROACH_H
+#define MEMSYNC_APPROACH_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "content.h"
+#include "err.h"
+#include "workload.h"
+
+/* Capabilities, for --list and for choosing which scenarios make sense. */
+enum approach_cap {
+	CAP_READ = 1 << 0,     /* reads see the remote content */
+	CAP_WRITE = 1 << 1,    /* writes reach the remote copy (after sync) */
+	CAP_PREFETCH = 1 << 2, /* background pull ahead of accesses */
+	CAP_MIGRATE = 1 << 3,  /* implements migrate_source/migrate_dest */
+	CAP_REMOTE = 1 << 4,   /* has a remote side: needs the network */
+};
+
+/* How the workload process maps the region. */
+enum region_kind {
+	REGION_FILE,      /* open(path) + mmap(MAP_SHARED) */
+	REGION_ANON,      /* anonymous memory, pre-filled with version-0 content */
+	REGION_ANON_UFFD, /* anonymous memory registered with userfaultfd, handed over */
+};
+
+/* One approach-specific option (-o key=value), documented by --help NAME. */
+struct approach_opt {
+	const char *name, *def, *help;
+};
+
+#define SCENARIO_MAX_OPTS 24
+
+/* Everything that defines one scenario; read-only for approaches. */
+struct scenario {
+	const struct approach_ops *ops;
+	char profile[64];           /* netem profile name */
+	struct workload wl;
+	uint64_t size;              /* region size in bytes */
+	uint64_t seed;              /* content model and workload seed */
+	int nopts;
+	struct { char key[32], val[96]; } opts[SCENARIO_MAX_OPTS];
+	char workdir[PATH_MAX];     /* private scratch directory, removed afterwards */
+	char local_addr[64];        /* address of the local host (migration source) */
+	char remote_addr[64];       /* address of the remote host as the local host reaches it */
+	char third_addr[64];        /* address of the third host (hub, migration destination) */
+	int port;                   /* TCP port of the remote side (set by serve() when it was 0) */
+	const uint32_t *versions;   /* content model versions (shared memory) */
+};
+
+/* The remote side's state, in the remote process. */
+struct host {
+	const struct scenario *sc;
+	const char *name;           /* "remote", "third" */
+	const char *addr;           /* this host's address */
+	int port;                   /* port to listen on; 0 = pick one and store it here */
+	void *priv;                 /* approach state */
+};
+
+/* The local side's view of the region, in the local process. */
+struct region {
+	const struct scenario *sc;
+	enum region_kind kind;
+	char path[PATH_MAX];        /* REGION_FILE: what the workload maps */
+	int uffd_register_wp;       /* REGION_ANON_UFFD: also register write-protect mode */
+	/* Filled by the harness before attach() for REGION_ANON_UFFD: */
+	int uffd;
+	void *addr;                 /* region address in the workload process */
+	uint64_t size;
+	int workload_pid;           /* pid of the workload process mapping the region */
+	void *priv;                 /* approach state */
+	/* Counters the approach may fill; written to the result record. */
+	uint64_t faults, bytes_pulled, bytes_pushed, chunks_dirty;
+};
+
+/* A migration in progress (see the migrate hooks). */
+struct migration {
+	/* Harness callback: stop the source's writer and wait until it is
+	 * stopped; from here on the clock for downtime runs. */
+	int (*suspend_source)(struct migration *m, struct err *e);
+	void *harness;              /* harness state behind the callback */
+	uint64_t rounds, bytes_moved, bytes_resent;
+};
+
+struct approach_ops {
+	const char *name, *summary;
+	unsigned caps;                         /* enum approach_cap */
+	const char *unsupported;               /* non-NULL: why it cannot run in this build */
+	const struct approach_opt *options;    /* NULL-name terminated, may be NULL */
+
+	/* Can it run on this machine now? (kernel features, privileges). Optional. */
+	int (*probe)(struct err *e);
+	/* Remote process: prepare the remote copy with version-0 content and start
+	 * serving (threads); return once the local side can connect. Needs CAP_REMOTE. */
+	int (*serve)(struct host *h, struct err *e);
+	/* Remote process: read the remote copy, for verification. Needs CAP_REMOTE. */
+	int (*remote_read)(struct host *h, void *buf, size_t len, uint64_t off, struct err *e);
+	/* Remote process: stop serving and free everything. */
+	void (*serve_stop)(struct host *h);
+	/* Local process: set up the local side and say how the region is mapped. Mandatory. */
+	int (*open)(const struct scenario *sc, struct region *r, struct err *e);
+	/* Local process: take over the workload's userfaultfd (REGION_ANON_UFFD). */
+	int (*attach)(struct region *r, struct err *e);
+	/* Local process: push every local change to the remote copy. Optional. */
+	int (*sync)(struct region *r, struct err *e);
+	/* Local process: tear down the local side. Mandatory. */
+	void (*close)(struct region *r);
+
+	/* Migration (CAP_MIGRATE), `memsync run --migrate`. The source is the
+	 * local host, where the workload keeps writing; the destination is the
+	 * third host. */
+	/* Destination process: set up the destination's region (like open) so
+	 * a workload there can map it; it must be usable right after
+	 * migrate_source() returns. */
+	int (*migrate_dest)(const struct scenario *sc, struct region *r, struct err *e);
+	/* Source local process: move the region to the destination while the
+	 * writer runs; call m->suspend_source() when switching over (downtime
+	 * starts), and return once the destination can resume. */
+	int (*migrate_source)(struct region *r, struct migration *m, struct err *e);
+};
+
+/* Value of -o key for this scenario, or def when not given. */
+const char *scenario_opt(const struct scenario *sc, const char *key, const char *def);
+/* Option as a size ("64k"), with a clear error naming the option. */
+int scenario_opt_size(const struct scenario *sc, const char *key, uint64_t def, uint64_t *out, struct err *e);
+/* Option as a non-negative integer. */
+int scenario_opt_uint(const struct scenario *sc, const char *key, uint64_t def, uint64_t *out, struct err *e);
+/* The content model of a scenario (seed, size, current versions). */
+struct content_model scenario_model(const struct scenario *sc);
+
+/* The registry (harness/registry.c). */
+extern const struct approach_ops *const approach_registry[];
+/* Look up an approach by name; NULL if unknown. */
+const struct approach_ops *approach_find(const char *name);
+
+#endif
