@@ -16,6 +16,9 @@
 #define LINK_READ_BATCH 256
 #define LINK_BUF_SIZE 65536
 #define LINK_IDLE_POLL_NS 1000000000ULL
+/* A departure closer than this is awaited by polling without sleeping:
+ * waking from a timer costs tens of microseconds in a VM. */
+#define LINK_SPIN_NS 250000ULL
 
 /* One packet waiting in a direction's FIFO. */
 struct link_pkt {
@@ -196,6 +199,10 @@ int link_run(const struct netem_profile *p, const int *tun_fds, int nhosts, stru
 		uint64_t wait = next == UINT64_MAX ? LINK_IDLE_POLL_NS : (next > now ? next - now : 0);
 		if (wait > LINK_IDLE_POLL_NS)
 			wait = LINK_IDLE_POLL_NS;
+		if (wait <= LINK_SPIN_NS)
+			wait = 0;
+		else
+			wait -= LINK_SPIN_NS;
 		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ULL), .tv_nsec = (long)(wait % 1000000000ULL)};
 		int n = ppoll(pfd, (nfds_t)nhosts, &ts, NULL);
 		if (n < 0) {

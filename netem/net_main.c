@@ -90,7 +90,7 @@ static int parse_opts(int argc, char **argv, struct net_opts *o)
 	*o = (struct net_opts){.hosts = 2, .count = 20, .driver = "auto"};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:s:d:n:l:c:oh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:d:n:l:c:oh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->profile = optarg; break;
 		case 's': o->state = optarg; break;
