@@ -98,8 +98,14 @@ int workload_load(const char *name_or_path, struct workload *w, struct err *e)
 		return -1;
 	if ((ent = conf_get(&c, "hot_probability")) && parse_fraction(&c, ent, &w->hot_probability, e))
 		return -1;
-	if ((ent = conf_get(&c, "total")) && strcmp(ent->value, "region") && conf_size(&c, "total", &w->total_bytes, e))
+	if ((ent = conf_get(&c, "total")) && strchr(ent->value, '%')) {
+		if (parse_fraction(&c, ent, &w->total_fraction, e))
+			return -1;
+		if (w->total_fraction <= 0)
+			return conf_error(&c, ent, e, "total must be above 0%%");
+	} else if (ent && strcmp(ent->value, "region") && conf_size(&c, "total", &w->total_bytes, e)) {
 		return -1;
+	}
 	struct err sub = {0};
 	if ((ent = conf_get(&c, "duration")) && parse_duration_ns(ent->value, &w->duration_ns, &sub))
 		return conf_error(&c, ent, e, "%s", sub.msg);
@@ -118,6 +124,16 @@ int workload_load(const char *name_or_path, struct workload *w, struct err *e)
 int workload_list(char (*names)[64], int max, struct err *e)
 {
 	return conf_list("harness/workloads", names, max, e);
+}
+
+/* Bytes a workload accesses in a region of `size` (when not duration-bound). */
+uint64_t workload_total(const struct workload *w, uint64_t size)
+{
+	if (w->total_fraction > 0) {
+		uint64_t t = (uint64_t)((double)size * w->total_fraction) / w->access_size * w->access_size;
+		return t ? t : w->access_size;
+	}
+	return w->total_bytes ? w->total_bytes : size;
 }
 
 /* Reject workloads that do not fit the region. */
@@ -328,7 +344,7 @@ int workload_run(const struct workload *w, unsigned char *map, uint64_t size, ui
 		workload_gen_free(g);
 		return err_set(e, "out of memory for a %llu-byte access buffer", (unsigned long long)w->access_size);
 	}
-	uint64_t total = w->total_bytes ? w->total_bytes : size;
+	uint64_t total = workload_total(w, size);
 	uint64_t start = now_ns(), done = 0;
 	for (;;) {
 		if (w->duration_ns ? now_ns() - start >= w->duration_ns : done >= total)

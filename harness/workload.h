@@ -31,7 +31,8 @@ struct workload {
 	enum workload_pattern pattern;
 	uint64_t access_size;   /* bytes per access */
 	double write_fraction;  /* 0 = reads only, 1 = writes only */
-	uint64_t total_bytes;   /* 0 = the region size (one pass) */
+	uint64_t total_bytes;   /* 0 = the region size (one pass), unless total_fraction */
+	double total_fraction;  /* "total = 1%": that share of the region (0 = unused) */
 	uint64_t duration_ns;   /* 0 = until total_bytes; else loop for this long */
 	uint64_t rate_bps;      /* target rate in bits/s, 0 = as fast as possible */
 	double zipf_s;
@@ -66,6 +67,9 @@ struct workload_gen *workload_gen_new(const struct workload *w, uint64_t size, u
 uint64_t workload_gen_next(struct workload_gen *g, int *is_write);
 /* Free. */
 void workload_gen_free(struct workload_gen *g);
+
+/* Bytes a workload accesses in a region of `size` (when not duration-bound). */
+uint64_t workload_total(const struct workload *w, uint64_t size);
 
 /* Check that the workload fits a region of `size` bytes. */
 int workload_validate(const struct workload *w, uint64_t size, struct err *e);
