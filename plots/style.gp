@@ -1,0 +1,24 @@
+# style.gp - the one style every memsync figure loads first.
+# The driver (plots/render.sh) defines `datafile` (the rows printed by the
+# figure's .jq program) and `outbase` (output path without suffix). A figure
+# script sets its titles, puts its plot command into the string PLOT, then
+# expands @RENDER, which writes outbase.png and outbase.svg.
+set encoding utf8
+set datafile separator "\t"
+set datafile missing "NaN"
+set key outside right top noenhanced
+set grid ytics lc rgb "#dddddd" lw 1 lt 1
+set border 3 lc rgb "#444444"
+set tics nomirror
+set style data linespoints
+set style fill solid 0.85 border -1
+set linetype 1 lc rgb "#1b9e77" lw 2 pt 7 ps 0.8
+set linetype 2 lc rgb "#d95f02" lw 2 pt 5 ps 0.8
+set linetype 3 lc rgb "#7570b3" lw 2 pt 9 ps 0.8
+set linetype 4 lc rgb "#e7298a" lw 2 pt 11 ps 0.8
+set linetype 5 lc rgb "#66a61e" lw 2 pt 13 ps 0.8
+set linetype 6 lc rgb "#e6ab02" lw 2 pt 3 ps 0.8
+set linetype 7 lc rgb "#a6761d" lw 2 pt 1 ps 0.8
+set linetype 8 lc rgb "#666666" lw 2 pt 2 ps 0.8
+set linetype cycle 8
+RENDER = "set terminal pngcairo size 1000,560 font 'DejaVu Sans,10'; set output outbase.'.png'; @PLOT; set terminal svg size 1000,560 dynamic font 'DejaVu Sans,10'; set output outbase.'.svg'; @PLOT; set output"
