@@ -1,0 +1,790 @@
+/*
+ * remote.c - libnbd client for the remote region: multi-conn, a poller
+ * thread per connection, bounded in-flight window, reconnect with backoff
+ * (see remote.h).
+ */
+#include "remote.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk.h"
+#include "log.h"
+
+#ifdef MEMSYNC_HAVE_LIBNBD
+#include <libnbd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PIECE (32u * 1024 * 1024) /* the NBD maximum block size we rely on */
+
+enum rop { ROP_READ, ROP_WRITE, ROP_FLUSH };
+
+/* One user request, possibly split into several NBD requests. */
+struct rgroup {
+	atomic_int remaining;
+	atomic_int error;        /* first error */
+	remote_done_fn done;
+	void *arg;
+};
+
+/* One NBD request. */
+struct rreq {
+	struct remote *r;
+	struct rconn *c;         /* connection it is in flight on */
+	struct rgroup *g;
+	enum rop op;
+	void *buf;
+	size_t len;
+	uint64_t off;
+	int error;
+	int tries;
+	struct rreq *next, *prev;
+};
+
+/* One connection and its poller thread. */
+struct rconn {
+	struct remote *r;
+	int idx;
+	struct nbd_handle *h;      /* NULL while reconnecting; replaced by the poller only */
+	pthread_mutex_t lock;      /* h, pending, broken; held while submitting to h */
+	struct rreq *pending;      /* waiting for a (re)connection */
+	int broken;                /* gave up reconnecting */
+	pthread_mutex_t done_lock; /* leaf lock: taken inside libnbd callbacks */
+	struct rreq *inflight;     /* submitted, not completed (doubly linked) */
+	struct rreq *done;         /* completed, not yet delivered */
+	int wake_fd;
+	pthread_t poller;
+	int poller_started;
+};
+
+struct remote {
+	char *uri;
+	int nconn;
+	int retries;
+	uint64_t piece;
+	uint64_t size;
+	struct rconn *conns;
+	atomic_uint rr;
+	pthread_mutex_t win_lock;
+	pthread_cond_t win_cond;
+	int inflight, max_inflight;
+	atomic_int stopping;
+	atomic_int failed_since_drain;
+	pthread_mutex_t err_lock;
+	struct err fatal;          /* why a connection was given up */
+	atomic_ullong reads, writes, flushes, bytes_read, bytes_written, errors, reconnects, retried, max_seen;
+};
+
+static __thread struct rconn *current_poller; /* set on poller threads */
+
+/* Built with libnbd. */
+int remote_available(void)
+{
+	return 1;
+}
+
+/* Wake a connection's poller. */
+static void wake(struct rconn *c)
+{
+	uint64_t one = 1;
+	if (write(c->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_warn("remote: wake: %s", strerror(errno));
+}
+
+/* Open and connect one libnbd handle. */
+static struct nbd_handle *open_handle(struct remote *r, struct err *e)
+{
+	struct nbd_handle *h = nbd_create();
+	if (!h)
+		return err_set(e, "remote: %s", nbd_get_error()), NULL;
+	nbd_set_uri_allow_local_file(h, true);
+	if (nbd_connect_uri(h, r->uri) == -1) {
+		err_set(e, "remote: connect %s: %s", r->uri, nbd_get_error());
+		nbd_close(h);
+		return NULL;
+	}
+	int one = 1, fd = nbd_aio_get_fd(h);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* no-op on UNIX sockets */
+	return h;
+}
+
+/* Unlink q from c's in-flight list (done_lock held). */
+static void inflight_remove(struct rconn *c, struct rreq *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		c->inflight = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->next = q->prev = NULL;
+}
+
+/* libnbd completion callback: runs under libnbd's lock, so only queue. */
+static int rreq_complete(void *user_data, int *error)
+{
+	struct rreq *q = user_data;
+	struct rconn *c = q->c;
+	q->error = *error;
+	pthread_mutex_lock(&c->done_lock);
+	inflight_remove(c, q);
+	q->next = c->done;
+	c->done = q;
+	pthread_mutex_unlock(&c->done_lock);
+	if (current_poller != c)
+		wake(c);
+	return 1;
+}
+
+/* Deliver a finished request: stats, window, group completion. */
+static void rreq_finish(struct rreq *q)
+{
+	struct remote *r = q->r;
+	struct rgroup *g = q->g;
+	if (q->error) {
+		atomic_fetch_add(&r->errors, 1);
+		atomic_store(&r->failed_since_drain, 1);
+		int zero = 0;
+		atomic_compare_exchange_strong(&g->error, &zero, q->error);
+	} else if (q->op == ROP_READ) {
+		atomic_fetch_add(&r->reads, 1);
+		atomic_fetch_add(&r->bytes_read, q->len);
+	} else if (q->op == ROP_WRITE) {
+		atomic_fetch_add(&r->writes, 1);
+		atomic_fetch_add(&r->bytes_written, q->len);
+	} else {
+		atomic_fetch_add(&r->flushes, 1);
+	}
+	free(q);
+	pthread_mutex_lock(&r->win_lock);
+	r->inflight--;
+	pthread_cond_broadcast(&r->win_cond);
+	pthread_mutex_unlock(&r->win_lock);
+	if (atomic_fetch_sub(&g->remaining, 1) == 1) {
+		g->done(g->arg, atomic_load(&g->error));
+		free(g);
+	}
+}
+
+/* Queue q as completed with error on c (delivered by c's poller). */
+static void rreq_fail_later(struct rconn *c, struct rreq *q, int error)
+{
+	q->c = c;
+	q->error = error;
+	pthread_mutex_lock(&c->done_lock);
+	q->next = c->done;
+	c->done = q;
+	pthread_mutex_unlock(&c->done_lock);
+	wake(c);
+}
+
+/* Send q on connection c, or park it until c is connected again. */
+static void rreq_submit(struct rconn *c, struct rreq *q)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->broken) {
+		pthread_mutex_unlock(&c->lock);
+		rreq_fail_later(c, q, ENOTCONN);
+		return;
+	}
+	if (!c->h) {
+		q->next = c->pending;
+		c->pending = q;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	q->c = c;
+	pthread_mutex_lock(&c->done_lock);
+	q->prev = NULL;
+	q->next = c->inflight;
+	if (c->inflight)
+		c->inflight->prev = q;
+	c->inflight = q;
+	pthread_mutex_unlock(&c->done_lock);
+	nbd_completion_callback cb = {.callback = rreq_complete, .user_data = q};
+	int64_t cookie;
+	if (q->op == ROP_READ)
+		cookie = nbd_aio_pread(c->h, q->buf, q->len, q->off, cb, 0);
+	else if (q->op == ROP_WRITE)
+		cookie = nbd_aio_pwrite(c->h, q->buf, q->len, q->off, cb, 0);
+	else
+		cookie = nbd_aio_flush(c->h, cb, 0);
+	int failed = cookie == -1;
+	int en = failed ? nbd_get_errno() : 0;
+	int dead = failed && (nbd_aio_is_dead(c->h) || nbd_aio_is_closed(c->h));
+	if (failed) {
+		/* Not issued: libnbd will not call back. */
+		pthread_mutex_lock(&c->done_lock);
+		inflight_remove(c, q);
+		pthread_mutex_unlock(&c->done_lock);
+		if (dead) {
+			q->next = c->pending;
+			c->pending = q;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (failed && !dead)
+		rreq_fail_later(c, q, en ? en : EIO);
+	else
+		wake(c);
+}
+
+/* Is this error what a dropped connection looks like? */
+static int is_connection_error(int error)
+{
+	return error == ENOTCONN || error == ECONNRESET || error == EPIPE || error == ESHUTDOWN ||
+	       error == ECONNABORTED || error == ETIMEDOUT;
+}
+
+/* Deliver completed requests; re-send those lost with the connection. */
+static void process_done(struct rconn *c)
+{
+	struct remote *r = c->r;
+	pthread_mutex_lock(&c->done_lock);
+	struct rreq *list = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->done_lock);
+	while (list) {
+		struct rreq *q = list;
+		list = q->next;
+		q->next = NULL;
+		if (q->error && is_connection_error(q->error) && q->tries < r->retries && !c->broken) {
+			q->tries++;
+			q->error = 0;
+			atomic_fetch_add(&r->retried, 1);
+			rreq_submit(c, q);
+			continue;
+		}
+		rreq_finish(q);
+	}
+}
+
+/* Sleep ms milliseconds unless the remote is closing. */
+static void backoff_sleep(struct remote *r, int ms)
+{
+	for (int i = 0; i < ms && !atomic_load(&r->stopping); i += 10) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The connection died: close it, reconnect with backoff, re-send. */
+static void reconnect(struct rconn *c)
+{
+	struct remote *r = c->r;
+	pthread_mutex_lock(&c->lock);
+	struct nbd_handle *old = c->h;
+	c->h = NULL;
+	pthread_mutex_unlock(&c->lock);
+	if (old) {
+		log_info("remote: connection %d to %s lost: %s", c->idx, r->uri,
+			 nbd_get_error() ? nbd_get_error() : "closed");
+		nbd_close(old); /* aborts what is in flight: callbacks with ENOTCONN */
+	}
+	/* Anything libnbd did not call back for is lost too. */
+	pthread_mutex_lock(&c->done_lock);
+	while (c->inflight) {
+		struct rreq *q = c->inflight;
+		inflight_remove(c, q);
+		q->error = ENOTCONN;
+		q->next = c->done;
+		c->done = q;
+	}
+	pthread_mutex_unlock(&c->done_lock);
+
+	struct nbd_handle *h = NULL;
+	struct err e = {0};
+	for (int i = 0; i < r->retries && !h && !atomic_load(&r->stopping); i++) {
+		int ms = 50 << i;
+		backoff_sleep(r, ms > 2000 ? 2000 : ms);
+		err_clear(&e);
+		h = open_handle(r, &e);
+	}
+	pthread_mutex_lock(&c->lock);
+	struct rreq *pending = c->pending;
+	c->pending = NULL;
+	c->h = h;
+	if (!h)
+		c->broken = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (h) {
+		atomic_fetch_add(&r->reconnects, 1);
+		log_info("remote: connection %d to %s re-established", c->idx, r->uri);
+	} else {
+		pthread_mutex_lock(&r->err_lock);
+		err_set(&r->fatal, "remote: connection %d to %s lost, reconnecting failed after %d attempts: %s",
+			c->idx, r->uri, r->retries, e.set ? e.msg : "closing");
+		pthread_mutex_unlock(&r->err_lock);
+	}
+	while (pending) {
+		struct rreq *q = pending;
+		pending = q->next;
+		q->next = NULL;
+		rreq_submit(c, q); /* fails them with ENOTCONN when broken */
+	}
+}
+
+/* Poller thread: drive libnbd's state machine and deliver completions. */
+static void *poller_run(void *arg)
+{
+	struct rconn *c = arg;
+	struct remote *r = c->r;
+	current_poller = c;
+	while (!atomic_load(&r->stopping)) {
+		process_done(c);
+		if (c->broken) {
+			struct pollfd p = {c->wake_fd, POLLIN, 0};
+			uint64_t v;
+			if (poll(&p, 1, -1) > 0 && read(c->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+				break;
+			continue;
+		}
+		struct nbd_handle *h = c->h;
+		if (!h || nbd_aio_is_dead(h) || nbd_aio_is_closed(h)) {
+			reconnect(c);
+			continue;
+		}
+		unsigned dir = nbd_aio_get_direction(h);
+		struct pollfd p[2] = {
+			{nbd_aio_get_fd(h), (short)((dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+						    (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)), 0},
+			{c->wake_fd, POLLIN, 0},
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("remote: poll: %s", strerror(errno));
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			uint64_t v;
+			if (read(c->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+				log_warn("remote: eventfd: %s", strerror(errno));
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+			nbd_aio_notify_read(h);
+		else if (p[0].revents & POLLOUT)
+			nbd_aio_notify_write(h);
+	}
+	process_done(c);
+	return NULL;
+}
+
+/* Take a slot in the in-flight window (never blocks on a poller thread). */
+static void window_acquire(struct remote *r)
+{
+	pthread_mutex_lock(&r->win_lock);
+	while (!current_poller && r->inflight >= r->max_inflight)
+		pthread_cond_wait(&r->win_cond, &r->win_lock);
+	r->inflight++;
+	if ((uint64_t)r->inflight > atomic_load(&r->max_seen))
+		atomic_store(&r->max_seen, (uint64_t)r->inflight);
+	pthread_mutex_unlock(&r->win_lock);
+}
+
+/* Pick the next usable connection, round-robin; NULL if all are broken. */
+static struct rconn *pick_conn(struct remote *r)
+{
+	for (int i = 0; i < r->nconn; i++) {
+		struct rconn *c = &r->conns[atomic_fetch_add(&r->rr, 1) % (unsigned)r->nconn];
+		if (!c->broken)
+			return c;
+	}
+	return NULL;
+}
+
+/* Record r's fatal error (or a generic one) into e. */
+static int fatal_error(struct remote *r, struct err *e)
+{
+	pthread_mutex_lock(&r->err_lock);
+	if (r->fatal.set)
+		err_errno(e, ENOTCONN, "%s", r->fatal.msg);
+	else
+		err_errno(e, ENOTCONN, "remote: no usable connection to %s", r->uri);
+	pthread_mutex_unlock(&r->err_lock);
+	return -1;
+}
+
+/* Split one user request into NBD requests and submit them. */
+static int submit(struct remote *r, enum rop op, void *buf, size_t len, uint64_t off, remote_done_fn done,
+		  void *arg, struct err *e)
+{
+	if (op != ROP_FLUSH && (off > r->size || len > r->size - off))
+		return err_errno(e, EINVAL, "remote: %s of %zu bytes at %" PRIu64 " is outside the export (%" PRIu64 " bytes)",
+				 op == ROP_READ ? "read" : "write", len, off, r->size);
+	if (op != ROP_FLUSH && len == 0) {
+		done(arg, 0);
+		return 0;
+	}
+	if (!pick_conn(r))
+		return fatal_error(r, e);
+	struct rgroup *g = calloc(1, sizeof *g);
+	if (!g)
+		return err_errno(e, errno, "remote: request");
+	uint64_t pieces = op == ROP_FLUSH ? 1 : chunk_count(off, len, r->piece);
+	atomic_init(&g->remaining, (int)pieces);
+	g->done = done;
+	g->arg = arg;
+	struct chunk_iter it;
+	chunk_iter_init(&it, off, op == ROP_FLUSH ? 1 : len, r->piece);
+	uint64_t poff, plen;
+	while (chunk_next(&it, &poff, &plen)) {
+		struct rreq *q = calloc(1, sizeof *q);
+		struct rconn *c = pick_conn(r);
+		if (!c)
+			c = &r->conns[0];
+		if (!q) { /* the piece fails; the group still completes exactly once */
+			log_warn("remote: out of memory for a request");
+			atomic_fetch_add(&r->errors, 1);
+			atomic_store(&r->failed_since_drain, 1);
+			int zero = 0;
+			atomic_compare_exchange_strong(&g->error, &zero, ENOMEM);
+			if (atomic_fetch_sub(&g->remaining, 1) == 1) {
+				g->done(g->arg, ENOMEM);
+				free(g);
+			}
+			continue;
+		}
+		q->r = r;
+		q->g = g;
+		q->op = op;
+		q->buf = op == ROP_FLUSH ? NULL : (unsigned char *)buf + (poff - off);
+		q->len = (size_t)plen;
+		q->off = poff;
+		window_acquire(r);
+		rreq_submit(c, q);
+	}
+	return 0;
+}
+
+/* Asynchronous read. */
+int remote_aio_pread(struct remote *r, void *buf, size_t len, uint64_t off, remote_done_fn done, void *arg,
+		     struct err *e)
+{
+	return submit(r, ROP_READ, buf, len, off, done, arg, e);
+}
+
+/* Asynchronous write. */
+int remote_aio_pwrite(struct remote *r, const void *buf, size_t len, uint64_t off, remote_done_fn done,
+		      void *arg, struct err *e)
+{
+	return submit(r, ROP_WRITE, (void *)buf, len, off, done, arg, e);
+}
+
+/* A caller blocked until its request completes. */
+struct sync_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, error;
+};
+
+/* Completion for synchronous calls. */
+static void sync_done(void *arg, int error)
+{
+	struct sync_wait *w = arg;
+	pthread_mutex_lock(&w->lock);
+	w->done = 1;
+	w->error = error;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Submit and wait. */
+static int submit_wait(struct remote *r, enum rop op, void *buf, size_t len, uint64_t off, struct err *e)
+{
+	if (current_poller)
+		return err_set(e, "remote: synchronous call from a completion callback");
+	struct sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	if (submit(r, op, buf, len, off, sync_done, &w, e))
+		return -1;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	if (w.error) {
+		if (w.error == ENOTCONN)
+			return fatal_error(r, e);
+		return err_errno(e, w.error, "remote: %s of %zu bytes at %" PRIu64,
+				 op == ROP_READ ? "read" : op == ROP_WRITE ? "write" : "flush", len, off);
+	}
+	return 0;
+}
+
+/* Synchronous read. */
+int remote_pread(struct remote *r, void *buf, size_t len, uint64_t off, struct err *e)
+{
+	return submit_wait(r, ROP_READ, buf, len, off, e);
+}
+
+/* Synchronous write. */
+int remote_pwrite(struct remote *r, const void *buf, size_t len, uint64_t off, struct err *e)
+{
+	return submit_wait(r, ROP_WRITE, (void *)buf, len, off, e);
+}
+
+/* Wait for the window to empty. */
+int remote_drain(struct remote *r, struct err *e)
+{
+	if (current_poller)
+		return err_set(e, "remote: drain from a completion callback");
+	pthread_mutex_lock(&r->win_lock);
+	while (r->inflight > 0)
+		pthread_cond_wait(&r->win_cond, &r->win_lock);
+	pthread_mutex_unlock(&r->win_lock);
+	if (atomic_exchange(&r->failed_since_drain, 0)) {
+		pthread_mutex_lock(&r->err_lock);
+		if (r->fatal.set)
+			err_errno(e, ENOTCONN, "%s", r->fatal.msg);
+		else
+			err_errno(e, EIO, "remote: requests to %s failed", r->uri);
+		pthread_mutex_unlock(&r->err_lock);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drain and flush once (multi-conn: a flush covers every connection). */
+int remote_flush(struct remote *r, struct err *e)
+{
+	if (remote_drain(r, e))
+		return -1;
+	return submit_wait(r, ROP_FLUSH, NULL, 0, 0, e);
+}
+
+/* Export size. */
+uint64_t remote_size(struct remote *r)
+{
+	return r->size;
+}
+
+/* Copy the counters. */
+void remote_stats(struct remote *r, struct remote_stats *s)
+{
+	s->reads = atomic_load(&r->reads);
+	s->writes = atomic_load(&r->writes);
+	s->flushes = atomic_load(&r->flushes);
+	s->bytes_read = atomic_load(&r->bytes_read);
+	s->bytes_written = atomic_load(&r->bytes_written);
+	s->errors = atomic_load(&r->errors);
+	s->reconnects = atomic_load(&r->reconnects);
+	s->retried = atomic_load(&r->retried);
+	s->max_inflight_seen = atomic_load(&r->max_seen);
+	s->nconn = r->nconn;
+}
+
+/* Connect with defaults. */
+struct remote *remote_connect(const char *uri, int nconn, struct err *e)
+{
+	struct remote_opts o = {.uri = uri, .nconn = nconn};
+	return remote_connect_opts(&o, e);
+}
+
+/* Open every connection and start the pollers. */
+struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e)
+{
+	if (!o || !o->uri)
+		return err_set(e, "remote: no URI"), NULL;
+	struct remote *r = calloc(1, sizeof *r);
+	if (!r)
+		return err_errno(e, errno, "remote"), NULL;
+	r->uri = strdup(o->uri);
+	r->nconn = o->nconn > 0 ? o->nconn : 1;
+	r->max_inflight = o->max_inflight > 0 ? o->max_inflight : 64;
+	r->retries = o->retries == 0 ? 5 : o->retries < 0 ? 0 : o->retries;
+	r->piece = o->chunk_size && o->chunk_size < MAX_PIECE ? o->chunk_size : MAX_PIECE;
+	pthread_mutex_init(&r->win_lock, NULL);
+	pthread_cond_init(&r->win_cond, NULL);
+	pthread_mutex_init(&r->err_lock, NULL);
+	r->conns = calloc((size_t)r->nconn, sizeof *r->conns);
+	if (!r->uri || !r->conns) {
+		err_errno(e, ENOMEM, "remote");
+		remote_close(r);
+		return NULL;
+	}
+	for (int i = 0; i < r->nconn; i++) {
+		struct rconn *c = &r->conns[i];
+		c->r = r;
+		c->idx = i;
+		c->wake_fd = -1;
+		pthread_mutex_init(&c->lock, NULL);
+		pthread_mutex_init(&c->done_lock, NULL);
+	}
+	for (int i = 0; i < r->nconn; i++) {
+		struct rconn *c = &r->conns[i];
+		c->h = open_handle(r, e);
+		if (!c->h)
+			goto fail;
+		if (i == 0) {
+			int64_t size = nbd_get_size(c->h);
+			if (size < 0) {
+				err_set(e, "remote: size of %s: %s", r->uri, nbd_get_error());
+				goto fail;
+			}
+			r->size = (uint64_t)size;
+			int64_t max = nbd_get_block_size(c->h, LIBNBD_SIZE_MAXIMUM);
+			if (max > 0 && (uint64_t)max < r->piece)
+				r->piece = (uint64_t)max;
+			if (r->nconn > 1 && nbd_can_multi_conn(c->h) != 1) {
+				log_warn("remote: %s does not allow multi-conn; using one connection", r->uri);
+				r->nconn = 1;
+			}
+		}
+	}
+	for (int i = 0; i < r->nconn; i++) {
+		struct rconn *c = &r->conns[i];
+		c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (c->wake_fd < 0) {
+			err_errno(e, errno, "remote: eventfd");
+			goto fail;
+		}
+		int rc = pthread_create(&c->poller, NULL, poller_run, c);
+		if (rc) {
+			err_errno(e, rc, "remote: poller thread");
+			goto fail;
+		}
+		c->poller_started = 1;
+	}
+	return r;
+fail:
+	remote_close(r);
+	return NULL;
+}
+
+/* Drain, stop the pollers, disconnect politely, free. */
+void remote_close(struct remote *r)
+{
+	if (!r)
+		return;
+	struct err e = {0};
+	int started = r->conns && r->conns[0].poller_started;
+	if (started && remote_drain(r, &e))
+		log_debug("%s", e.msg);
+	atomic_store(&r->stopping, 1);
+	for (int i = 0; r->conns && i < r->nconn; i++)
+		if (r->conns[i].poller_started)
+			wake(&r->conns[i]);
+	for (int i = 0; r->conns && i < r->nconn; i++)
+		if (r->conns[i].poller_started)
+			pthread_join(r->conns[i].poller, NULL);
+	for (int i = 0; r->conns && i < r->nconn; i++) {
+		struct rconn *c = &r->conns[i];
+		if (c->h) {
+			nbd_shutdown(c->h, 0);
+			nbd_close(c->h);
+		}
+		if (c->wake_fd >= 0)
+			close(c->wake_fd);
+		pthread_mutex_destroy(&c->lock);
+		pthread_mutex_destroy(&c->done_lock);
+	}
+	pthread_mutex_destroy(&r->win_lock);
+	pthread_cond_destroy(&r->win_cond);
+	pthread_mutex_destroy(&r->err_lock);
+	free(r->conns);
+	free(r->uri);
+	free(r);
+}
+
+#else /* !MEMSYNC_HAVE_LIBNBD */
+
+struct remote {
+	int unused;
+};
+
+/* Built without libnbd. */
+int remote_available(void)
+{
+	return 0;
+}
+
+/* Unsupported. */
+struct remote *remote_connect(const char *uri, int nconn, struct err *e)
+{
+	(void)uri, (void)nconn;
+	return err_set(e, "unsupported: libnbd not found"), NULL;
+}
+
+/* Unsupported. */
+struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e)
+{
+	(void)o;
+	return err_set(e, "unsupported: libnbd not found"), NULL;
+}
+
+/* Unreachable without a remote. */
+uint64_t remote_size(struct remote *r)
+{
+	(void)r;
+	return 0;
+}
+
+/* Unsupported. */
+int remote_pread(struct remote *r, void *buf, size_t len, uint64_t off, struct err *e)
+{
+	(void)r, (void)buf, (void)len, (void)off;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Unsupported. */
+int remote_pwrite(struct remote *r, const void *buf, size_t len, uint64_t off, struct err *e)
+{
+	(void)r, (void)buf, (void)len, (void)off;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Unsupported. */
+int remote_aio_pread(struct remote *r, void *buf, size_t len, uint64_t off, remote_done_fn done, void *arg,
+		     struct err *e)
+{
+	(void)r, (void)buf, (void)len, (void)off, (void)done, (void)arg;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Unsupported. */
+int remote_aio_pwrite(struct remote *r, const void *buf, size_t len, uint64_t off, remote_done_fn done,
+		      void *arg, struct err *e)
+{
+	(void)r, (void)buf, (void)len, (void)off, (void)done, (void)arg;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Unsupported. */
+int remote_drain(struct remote *r, struct err *e)
+{
+	(void)r;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Unsupported. */
+int remote_flush(struct remote *r, struct err *e)
+{
+	(void)r;
+	return err_set(e, "unsupported: libnbd not found");
+}
+
+/* Nothing to count. */
+void remote_stats(struct remote *r, struct remote_stats *s)
+{
+	(void)r;
+	memset(s, 0, sizeof *s);
+}
+
+/* Nothing to close. */
+void remote_close(struct remote *r)
+{
+	(void)r;
+}
+#endif
