@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"  memsync help [approach]      this text, or an approach's description and -o options\n"
 		"\n"
 		"run options:\n"
-		"  -a, --approach LIST   comma-separated approaches (default: memory,disk); see `memsync list`\n"
+		"  -a, --approach LIST   comma-separated approaches, or all (default: memory,disk); see `memsync list`\n"
 		"  -w, --workload LIST   comma-separated workloads (names from harness/workloads or .conf paths;\n"
 		"                        default: seq-read)\n"
 		"  -p, --profile LIST    comma-separated netem profiles (netem/profiles; default: local)\n"
@@ -174,6 +174,12 @@ static int each_item(const char *list, int (*fn)(struct run_plan *, const char *
 /* Add one approach to the plan. */
 static int add_approach(struct run_plan *p, const char *name, struct err *e)
 {
+	if (!strcmp(name, "all")) {
+		for (int i = 0; approach_registry[i]; i++)
+			if (add_approach(p, approach_registry[i]->name, e))
+				return -1;
+		return 0;
+	}
 	const struct approach_ops *o = approach_find(name);
 	if (!o) {
 		char known[256] = "";

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# run.sh - the one entry point of memsync.
+#
+# Installs what is missing (Debian packages; we are root), builds, runs, plots
+# and summarizes. See `./run.sh --help`.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$SRC"
+
+# Packages, by what needs them.
+PKGS_BUILD="gcc cmake make pkg-config libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
+PKGS_RUN="jq gnuplot-nox iproute2 kmod fuse3 nbdkit libnbd-bin rsync"
+PKGS_TEST="nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc"
+
+usage() {
+	cat <<'EOF'
+memsync - synchronize Linux memory regions over an emulated network, and measure it
+
+usage: ./run.sh [command] [options]
+
+commands:
+  (none)             the quick default suite: build, run every approach on a few
+                     workloads and profiles, verify every byte, plot, print a summary
+  test               build with ASan+UBSan and run every test (CTest); tests that need
+                     kernel modules this host lacks (nbd, sch_netem) run in the VM lab
+  bench EXP...       run benchmark experiments (see --list), results to --out DIR
+  plot [RESULTS...]  render every figure from results (default: results/) to plots/out/
+  fuzz [SECONDS]     build the libFuzzer targets with clang and run each (default 300 s)
+  --list             approaches (and why one cannot run here), workloads, profiles,
+                     experiments with their run times
+  --help [APPROACH]  this text, or an approach's options
+
+options (default suite and bench):
+  --approach LIST    comma-separated approaches (default: all)
+  --workload LIST    comma-separated workloads (default: seq-read,rand-read,mixed)
+  --profile LIST     comma-separated netem profiles (default: local,lan)
+  --size SIZE        region size (default 128M; --quick: 32M)
+  --quick            smaller and fewer runs (CI, a first look)
+  --netem DRIVER     auto|tc|user (default auto: tc where the kernel has sch_netem)
+  --out DIR          results directory (default results/<date>-<host>)
+  --vm               run the command inside the VM lab (a Debian kernel with nbd and
+                     sch_netem under QEMU; correctness only: TCG is 3-8x slower)
+  -o KEY=VALUE       approach option, passed through (see --help APPROACH)
+
+Results are JSON Lines (one header record, one record per scenario); README.md
+explains the fields, the figures and the experiments. Needs root and Linux >= 5.7.
+EOF
+}
+
+say() { echo "run.sh: $*" >&2; }
+die() { echo "run.sh: error: $*" >&2; exit 2; }
+
+# Install the Debian packages that are missing, saying which.
+ensure_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get here: install them by hand"
+	[ "$(id -u)" = 0 ] || die "missing packages ${missing[*]}: run as root (or install them)"
+	say "installing missing packages: ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/memsync-apt.log 2>&1; then
+		apt-get update -q >/tmp/memsync-apt.log 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/memsync-apt.log 2>&1 ||
+			{ tail -20 /tmp/memsync-apt.log >&2; die "apt-get install failed (log: /tmp/memsync-apt.log)"; }
+	fi
+}
+
+# Configure and build into DIR with the given cmake arguments.
+build() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	if [ ! -f "$dir/CMakeCache.txt" ]; then
+		say "configuring $dir"
+		cmake -S "$SRC" -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log" >&2; die "cmake failed"; }
+	fi
+	say "building $dir"
+	cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -40 "$dir/build.log" >&2; die "build failed (log: $dir/build.log)"; }
+}
+
+# Default results directory for this machine and day.
+results_dir() {
+	echo "$SRC/results/$(date -u +%Y%m%d)-$(hostname -s 2>/dev/null || echo host)"
+}
+
+# Print a summary table of a results file (stdout).
+summary() {
+	local f=$1
+	echo
+	echo "Summary of $f (MB/s = 10^6 bytes/s; latencies in us; CPU in s per GiB moved):"
+	{
+		printf 'approach\tworkload\tprofile\tstatus\tMB/s\tfirst\tp50\tp99\tCPU/GiB\twire-MB\n'
+		jq -r 'select(.type == "scenario")
+		  | [ .approach, .workload, .profile, .status,
+		      (if .status == "pass" then (.throughput_mb_s | floor) else "-" end),
+		      (if .status == "pass" then (.first_access_ns / 1000 | . * 10 | floor / 10) else "-" end),
+		      (if .status == "pass" then ((if .read_latency.count > 0 then .read_latency else .write_latency end).p50_ns / 1000 | . * 10 | floor / 10) else "-" end),
+		      (if .status == "pass" then ((if .read_latency.count > 0 then .read_latency else .write_latency end).p99_ns / 1000 | . * 10 | floor / 10) else "-" end),
+		      (if .status == "pass" then (.cpu_s.per_gib | . * 100 | floor / 100) else "-" end),
+		      (if .status == "pass" then ((.wire.bytes_out + .wire.bytes_in) / 1e6 | . * 10 | floor / 10) else "-" end) ]
+		  | @tsv' "$f"
+	} | column -t -s $'\t'
+	local bad
+	bad=$(jq -r 'select(.type == "scenario" and .status != "pass" and .status != "skip") | "  FAILED \(.approach)/\(.workload)/\(.profile): \(.reason)"' "$f")
+	local skipped
+	skipped=$(jq -r 'select(.type == "scenario" and .status == "skip") | "  skipped \(.approach)/\(.workload)/\(.profile): \(.reason)"' "$f" | sort -u)
+	[ -z "$skipped" ] || { echo; echo "$skipped"; }
+	[ -z "$bad" ] || { echo; echo "$bad"; }
+}
+
+# List the benchmark experiments with their summaries and run times.
+list_experiments() {
+	echo "experiments (./run.sh bench NAME; harness/bench/NAME.sh):"
+	local f
+	for f in harness/bench/*.sh; do
+		[ -e "$f" ] || continue
+		printf '  %-10s %s\n' "$(basename "$f" .sh)" "$(sed -n 's/^# summary: //p' "$f" | head -1)"
+		printf '  %-10s run time: %s\n' "" "$(sed -n 's/^# runtime: //p' "$f" | head -1)"
+	done
+}
+
+cmd=${1:-}
+case $cmd in
+-h|--help|help)
+	if [ $# -ge 2 ]; then
+		ensure_packages $PKGS_BUILD
+		build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+		exec "$SRC/build/memsync" help "$2"
+	fi
+	usage; exit 0 ;;
+esac
+
+# Options shared by the suite and bench.
+approach=all workload=seq-read,rand-read,mixed profile=local,lan size="" quick=0 netem=auto out="" vm=0
+passthru=() args=()
+[ -n "$cmd" ] && [ "${cmd#-}" = "$cmd" ] && shift || cmd=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--approach) approach=$2; shift 2 ;;
+	--workload) workload=$2; shift 2 ;;
+	--profile) profile=$2; shift 2 ;;
+	--size) size=$2; shift 2 ;;
+	--quick) quick=1; shift ;;
+	--netem) netem=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--vm) vm=1; shift ;;
+	-o) passthru+=(-o "$2"); shift 2 ;;
+	--list) cmd=list; shift ;;
+	-h|--help) usage; exit 0 ;;
+	-*) die "unknown option '$1' (see ./run.sh --help)" ;;
+	*) args+=("$1"); shift ;;
+	esac
+done
+case $netem in auto|tc|user|none) ;; *) die "bad --netem '$netem' (auto, tc, user)" ;; esac
+[ "$quick" = 1 ] && [ -z "$size" ] && size=32M
+[ -n "$size" ] || size=128M
+
+if [ "$vm" = 1 ]; then
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+	say "running inside the VM lab (TCG: figures are for correctness, not performance)"
+	vmargs=()
+	[ -n "$cmd" ] && vmargs+=("$cmd")
+	exec "$SRC/harness/vm/vm-run.sh" -- env MEMSYNC_IN_VM=1 "$SRC/run.sh" "${vmargs[@]}" "${args[@]}" \
+		--approach "$approach" --workload "$workload" --profile "$profile" --size "$size" --netem "$netem" \
+		${out:+--out "$out"} "${passthru[@]}"
+fi
+
+case $cmd in
+"")
+	[ "$(id -u)" = 0 ] || die "the suite needs root (network namespaces, FUSE and NBD mounts); run as root"
+	ensure_packages $PKGS_BUILD $PKGS_RUN
+	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+	dir=${out:-$(results_dir)}
+	mkdir -p "$dir"
+	file=$dir/suite-$(date -u +%H%M%S).jsonl
+	say "quick suite: approaches=$approach workloads=$workload profiles=$profile size=$size"
+	rc=0
+	"$SRC/build/memsync" run --approach "$approach" --workload "$workload" --profile "$profile" \
+		--size "$size" --netem "$netem" --out "$file" "${passthru[@]}" || rc=$?
+	[ "$rc" = 2 ] && exit 2
+	"$SRC/plots/render.sh" --out "$SRC/plots/out" "$file" || say "plotting failed"
+	summary "$file"
+	echo
+	echo "Results: $file"
+	echo "Figures: $SRC/plots/out/*.png (and .svg)"
+	[ "$rc" = 0 ] || say "some scenarios FAILED (see above)"
+	exit $rc
+	;;
+test)
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	build "$SRC/build-test" -DCMAKE_BUILD_TYPE=Debug -DMEMSYNC_SANITIZE=ON
+	say "running the tests (ctest; integration tests need root)"
+	cd "$SRC/build-test"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	exec ctest --output-on-failure --timeout 900 "${args[@]}"
+	;;
+bench)
+	[ ${#args[@]} -gt 0 ] || { list_experiments; die "bench needs an experiment name"; }
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+	dir=${out:-$(results_dir)}
+	mkdir -p "$dir"
+	for exp in "${args[@]}"; do
+		[ -f "$SRC/harness/bench/$exp.sh" ] || { list_experiments; die "unknown experiment '$exp'"; }
+	done
+	rc=0
+	for exp in "${args[@]}"; do
+		say "experiment $exp -> $dir"
+		MEMSYNC_BUILD=$SRC/build MEMSYNC_SRC=$SRC MEMSYNC_OUT=$dir MEMSYNC_QUICK=$quick MEMSYNC_NETEM=$netem \
+			bash "$SRC/harness/bench/$exp.sh" || { rc=1; say "experiment $exp FAILED"; }
+	done
+	"$SRC/plots/render.sh" --out "$SRC/plots/out" "$dir" || say "plotting failed"
+	exit $rc
+	;;
+plot)
+	ensure_packages jq gnuplot-nox
+	exec "$SRC/plots/render.sh" "${args[@]}"
+	;;
+fuzz)
+	ensure_packages $PKGS_BUILD clang
+	secs=${args[0]:-300}
+	mapfile -t scripts < <(find "$SRC" -path "$SRC/build*" -prune -o -name 'run-fuzz*.sh' -print | sort)
+	[ ${#scripts[@]} -gt 0 ] || die "no fuzz targets found"
+	rc=0
+	for s in "${scripts[@]}"; do
+		say "fuzzing with $s for $secs s"
+		bash "$s" "$secs" || rc=1
+	done
+	exit $rc
+	;;
+list)
+	ensure_packages $PKGS_BUILD
+	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+	"$SRC/build/memsync" list
+	list_experiments
+	;;
+*)
+	die "unknown command '$cmd' (see ./run.sh --help)"
+	;;
+esac
