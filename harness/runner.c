@@ -353,6 +353,20 @@ static int verify_mapping(const unsigned char *map, const struct content_model *
 		       (unsigned long long)(*bad / CONTENT_BLOCK), content_version(m, *bad));
 }
 
+/* Test hook: MEMSYNC_INJECT_CORRUPTION=OFFSET flips one byte of the mapping
+ * after the workload, so tests can prove that verification catches it. */
+static void inject_corruption(unsigned char *map, uint64_t size)
+{
+	const char *v = getenv("MEMSYNC_INJECT_CORRUPTION");
+	if (!v || !*v)
+		return;
+	uint64_t off = strtoull(v, NULL, 0);
+	if (off < size) {
+		map[off] ^= 0x5a;
+		log_warn("MEMSYNC_INJECT_CORRUPTION: flipped byte %llu of the region", (unsigned long long)off);
+	}
+}
+
 /* The workload process (or the destination's): map, then run/verify on command. */
 static int workload_main(struct scenario_run *s, enum role role)
 {
@@ -387,6 +401,7 @@ static int workload_main(struct scenario_run *s, enum role role)
 			if (d.kind == REGION_FILE && msync(map, d.size, MS_SYNC))
 				ok = err_errno(&e, errno, "msync of the region failed") == 0;
 			s->sh->writer_stopped = 1;
+			inject_corruption(map, d.size);
 			s->sh->cpu_us[role][0] = c0;
 			s->sh->cpu_us[role][1] = cpu_self_us();
 			break;
