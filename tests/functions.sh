@@ -62,3 +62,47 @@ expect_fail() {
 	[ "$rc" = "$code" ] || fail "expected exit $code from '$*', got $rc: $out"
 	echo "$out" | grep -qE -- "$pattern" || fail "expected /$pattern/ in output of '$*': $out"
 }
+
+# ---- VM lab (netem component; harness/vm) ---------------------------------
+#   requires_kernel_feature FEATURE...   FEATURE is nbd or netem. When this
+#       host's kernel lacks one, the test script re-runs itself inside the VM
+#       lab (harness/vm/vm-run.sh, MEMSYNC_IN_VM=1 there) and exits with its
+#       code; it is skipped (77) only when the VM lab cannot run here, with
+#       the reason. $MEMSYNC_VM_TIMEOUT bounds the VM run (default 800 s).
+
+# Does the running kernel have FEATURE (loading its module quietly)?
+_have_kernel_feature() {
+	case $1 in
+	nbd)
+		[ -d /sys/module/nbd ] || modprobe -q nbd >/dev/null 2>&1
+		[ -d /sys/module/nbd ] || [ -b /dev/nbd0 ]
+		;;
+	netem)
+		[ -d /sys/module/sch_netem ] || modprobe -q sch_netem >/dev/null 2>&1
+		local ns=ms$$-probe rc
+		ip netns add "$ns" >/dev/null 2>&1 || return 1
+		tc -n "$ns" qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
+		rc=$?
+		ip netns del "$ns" >/dev/null 2>&1
+		return $rc
+		;;
+	*) fail "requires_kernel_feature: unknown feature '$1' (known: nbd, netem)" ;;
+	esac
+}
+
+# Run natively if the kernel has every FEATURE, else re-run this script in the VM lab.
+requires_kernel_feature() {
+	local f missing=() why script
+	for f in "$@"; do
+		_have_kernel_feature "$f" || missing+=("$f")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "${MEMSYNC_IN_VM:-0}" = 1 ] && fail "kernel feature(s) ${missing[*]} missing even inside the VM lab"
+	why=$("$MEMSYNC_SRC/harness/vm/vm-available.sh" --prepare) ||
+		skip "this kernel ($(uname -r)) lacks ${missing[*]} and the VM lab cannot run here: $why"
+	script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+	echo "this kernel ($(uname -r)) lacks ${missing[*]}: re-running $(basename "$0") in the VM lab" >&2
+	"$MEMSYNC_SRC/harness/vm/vm-run.sh" --timeout "${MEMSYNC_VM_TIMEOUT:-800}" -- bash "$script"
+	exit $?
+}
+# ---- end of VM lab section -------------------------------------------------

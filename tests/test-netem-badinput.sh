@@ -1,0 +1,49 @@
+#!/bin/bash
+# test-netem-badinput.sh - memsync-net rejects bad profiles and usage with
+# exit 2 and file:line, and a run whose process was killed leaves namespaces
+# that the next run removes, saying so.
+. "$(dirname "$0")/functions.sh"
+[ -x "$MEMSYNC_BUILD/memsync-net" ] || fail "memsync-net not built in $MEMSYNC_BUILD"
+
+bad() { # name, body, line, pattern
+	printf 'description = bad\n%s\n' "$2" > "$TMPDIR_TEST/$1.conf"
+	expect_fail 2 "$TMPDIR_TEST/$1.conf:$3: .*$4" memsync-net check "$TMPDIR_TEST/$1.conf"
+}
+bad negdelay 'delay = -1ms' 2 negative
+bad unit 'delay = 3fortnights' 2 'unknown unit'
+bad jitter $'delay = 1ms\njitter = 5ms' 3 jitter
+bad loss 'loss = 101%' 2 'above 100%'
+bad key 'bandwidth = 1gbit' 2 "unknown key 'bandwidth'"
+bad limit $'rate = unlimited\nlimit = 500' 3 'finite rate'
+bad syntax 'delay: 5ms' 2 "expected 'key = value'"
+expect_fail 2 "$TMPDIR_TEST/negdelay.conf:2:" memsync-net up --profile "$TMPDIR_TEST/negdelay.conf" --state "$TMPDIR_TEST/s"
+expect_fail 2 "unknown profile 'nope'" memsync-net up --profile nope --state "$TMPDIR_TEST/s"
+expect_fail 2 "unknown netem driver 'fast'" memsync-net up --profile wan --driver fast --state "$TMPDIR_TEST/s"
+expect_fail 2 "unknown command" memsync-net frobnicate
+expect_fail 2 "missing command" memsync-net
+expect_fail 2 "up needs --profile" memsync-net up
+memsync-net check "$MEMSYNC_SRC/netem/profiles/wan.conf" >/dev/null || fail "wan.conf does not validate"
+memsync-net list | grep -q '^transatlantic ' || fail "list does not show transatlantic"
+memsync-net --help | grep -q 'exit codes' || fail "--help says nothing about exit codes"
+echo "ok: bad input rejected with file:line" >&2
+
+# A killed run leaves namespaces; the next run removes them.
+requires_root
+requires ip
+[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+state=$TMPDIR_TEST/killed.state
+memsync-net up --profile local --driver user --state "$state" >/dev/null || fail "up failed"
+pid=$(sed -n 's/^pid = //p' "$state")
+kill -9 "$pid"
+for _ in $(seq 50); do grep -q '^State:.*[ZX]' "/proc/$pid/status" 2>/dev/null || [ ! -d "/proc/$pid" ] && break; sleep 0.1; done
+ip netns list | grep -q "^ms$pid-h0" || fail "expected the killed run's namespaces to remain"
+state2=$TMPDIR_TEST/next.state
+out=$(memsync-net up --profile local --driver user --state "$state2" 2>&1 >/dev/null) || fail "next up failed: $out"
+memsync-net down --state "$state2" || fail "down failed"
+echo "$out" | grep -q "removed stale namespace ms$pid-h0" || fail "no message about the stale namespace: $out"
+if ip netns list | grep -q "^ms$pid-"; then fail "stale namespaces of pid $pid still there"; fi
+sleep 0.5
+if pgrep -f memsync-link >/dev/null && ps -o pid=,ppid=,comm= -C memsync-link | awk -v p="$pid" '$2 == p' | grep -q .; then
+	fail "the killed run's link emulator is still running"
+fi
+echo "ok: stale namespaces of killed pid $pid removed by the next run" >&2
