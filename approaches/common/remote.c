@@ -167,14 +167,15 @@ static void rreq_finish(struct rreq *q)
 		atomic_fetch_add(&r->flushes, 1);
 	}
 	free(q);
-	pthread_mutex_lock(&r->win_lock);
-	r->inflight--;
-	pthread_cond_broadcast(&r->win_cond);
-	pthread_mutex_unlock(&r->win_lock);
+	/* The user hears about it before drain can see an empty window. */
 	if (atomic_fetch_sub(&g->remaining, 1) == 1) {
 		g->done(g->arg, atomic_load(&g->error));
 		free(g);
 	}
+	pthread_mutex_lock(&r->win_lock);
+	r->inflight--;
+	pthread_cond_broadcast(&r->win_cond);
+	pthread_mutex_unlock(&r->win_lock);
 }
 
 /* Queue q as completed with error on c (delivered by c's poller). */
@@ -409,10 +410,12 @@ static int fatal_error(struct remote *r, struct err *e)
 {
 	pthread_mutex_lock(&r->err_lock);
 	if (r->fatal.set)
-		err_errno(e, ENOTCONN, "%s", r->fatal.msg);
+		err_set(e, "%s", r->fatal.msg);
 	else
-		err_errno(e, ENOTCONN, "remote: no usable connection to %s", r->uri);
+		err_set(e, "remote: no usable connection to %s", r->uri);
 	pthread_mutex_unlock(&r->err_lock);
+	if (e)
+		e->code = ENOTCONN;
 	return -1;
 }
 
@@ -547,7 +550,7 @@ int remote_drain(struct remote *r, struct err *e)
 	if (atomic_exchange(&r->failed_since_drain, 0)) {
 		pthread_mutex_lock(&r->err_lock);
 		if (r->fatal.set)
-			err_errno(e, ENOTCONN, "%s", r->fatal.msg);
+			err_set(e, "%s", r->fatal.msg);
 		else
 			err_errno(e, EIO, "remote: requests to %s failed", r->uri);
 		pthread_mutex_unlock(&r->err_lock);
