@@ -73,7 +73,7 @@ netem_iperf_mbit() {
 	json=$(ip netns exec "$(_netns_of "$1")" iperf3 -c "$(_addr_of "$2")" -p $port -t "$3" -J) || fail "iperf3 failed: $json"
 	wait $_netem_iperf_pids
 	_netem_iperf_pids=
-	echo "$json" | tr -d ' \n' | sed -n 's/.*"sum_received":{[^}]*"bits_per_second":\([0-9.e+]*\).*/\1/p' |
+	echo "$json" | tr -d ' \t\n' | sed -n 's/.*"sum_received":{[^}]*"bits_per_second":\([0-9.e+]*\).*/\1/p' |
 		awk '{ printf "%.1f\n", $1 / 1e6 }'
 }
 
