@@ -26,6 +26,7 @@ commands:
                      kernel modules this host lacks (nbd, sch_netem) run in the VM lab
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
   plot [RESULTS...]  render every figure from results (default: results/) to plots/out/
+  paper [RESULTS...] build paper/out/paper.md: tables and figures generated from results
   fuzz [SECONDS]     build the libFuzzer targets with clang and run each (default 300 s)
   --list             approaches (and why one cannot run here), workloads, profiles,
                      experiments with their run times
@@ -219,6 +220,10 @@ bench)
 plot)
 	ensure_packages jq gnuplot-nox
 	exec "$SRC/plots/render.sh" "${args[@]}"
+	;;
+paper)
+	ensure_packages jq gnuplot-nox
+	exec "$SRC/paper/build.sh" "${args[@]}"
 	;;
 fuzz)
 	ensure_packages $PKGS_BUILD clang
