@@ -234,7 +234,7 @@ static int conn_handshake(struct nbd_conn *c)
 		if (nbd_parse_option(buf, &o))
 			return conn_drop(c, "bad option magic");
 		if (o.length > sizeof buf) {
-			if (o.length > MAX_SKIP_OPTION || conn_skip(c, o.length))
+			if (o.length > MAX_SKIP_OPTION || o.option == NBD_OPT_EXPORT_NAME || conn_skip(c, o.length))
 				return conn_drop(c, "option %u with %u bytes of data", o.option, o.length);
 			if (opt_error(c, o.option, NBD_REP_ERR_TOO_BIG, "option too long"))
 				return -1;
