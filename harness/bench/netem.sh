@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# summary: link emulation accuracy: measured RTT, TCP throughput and loss vs each profile, per netem driver
+# runtime: about 12 minutes (quick: 2 minutes; the tc driver runs in the VM lab where the kernel lacks sch_netem)
+#
+# For each available driver (user natively; tc natively when the kernel has
+# sch_netem, else inside the VM lab under TCG, where figures are for
+# correctness only) and each profile (quick: local, lan, wan, lossy; else
+# every profile in netem/profiles), bring up two hosts with memsync-net and
+# measure: RTT (iputils ping, else memsync-net's TCP echo), TCP throughput
+# (iperf3), UDP loss (iperf3 -u). One JSON line per (driver, profile) goes to
+# $MEMSYNC_OUT/netem.jsonl with target, measured and pass/fail per target:
+# RTT within 5 % + 0.2 ms, TCP throughput within 10 % of the rate (rates up
+# to 1 Gbit/s on loss-free profiles), loss within 3 sigma + 0.05 points.
+#
+# options: --driver LIST (user,tc)  --profiles LIST  --no-vm (never use the VM lab)
+set -euo pipefail
+: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
+MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+export MEMSYNC_SRC
+quick=${MEMSYNC_QUICK:-0}
+net=$MEMSYNC_BUILD/memsync-net
+out=$MEMSYNC_OUT/netem.jsonl
+in_vm=${MEMSYNC_IN_VM:-0}
+drivers= profiles= use_vm=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--driver) drivers=${2//,/ }; shift 2 ;;
+	--profiles) profiles=${2//,/ }; shift 2 ;;
+	--no-vm) use_vm=0; shift ;;
+	*) echo "netem.sh: unknown option '$1'" >&2; exit 2 ;;
+	esac
+done
+for c in ip iperf3 jq; do command -v $c >/dev/null || { echo "netem.sh: needs $c" >&2; exit 1; }; done
+[ -x "$net" ] || { echo "netem.sh: $net not built" >&2; exit 1; }
+mkdir -p "$MEMSYNC_OUT"
+MEMSYNC_OUT=$(cd "$MEMSYNC_OUT" && pwd)
+out=$MEMSYNC_OUT/netem.jsonl
+if [ -z "$profiles" ]; then
+	if [ "$quick" = 1 ]; then profiles="local lan wan lossy"
+	else profiles=$("$net" list | awk '{ print $1 }' | tr '\n' ' '); fi
+fi
+duration=5 pings=50
+[ "$quick" = 1 ] && duration=3 pings=20
+
+# Does this kernel have netem? (same probe as tests/functions.sh)
+have_netem() {
+	[ -d /sys/module/sch_netem ] || modprobe -q sch_netem >/dev/null 2>&1 || true
+	local ns=ms$$-probe rc
+	ip netns add "$ns" >/dev/null 2>&1 || return 1
+	tc -n "$ns" qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
+	rc=$?
+	ip netns del "$ns"
+	return $rc
+}
+
+vm_tc=0
+if [ -z "$drivers" ]; then
+	drivers=user
+	if have_netem; then drivers="user tc"
+	elif [ $use_vm = 1 ] && [ "$in_vm" = 0 ] && "$MEMSYNC_SRC/harness/vm/vm-available.sh" --prepare >/dev/null; then vm_tc=1
+	else echo "netem.sh: no sch_netem here and no VM lab: tc driver not measured" >&2; fi
+fi
+
+state=$(mktemp -u /tmp/memsync-netem-bench.XXXXXX)
+cleanup() { [ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1; return 0; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rtt_tool=memsync-tcp-echo
+ping -V 2>&1 | grep -q iputils && rtt_tool=iputils-ping
+
+# RTT min/avg/max in ms from host 0 to host 1, as "min avg max".
+measure_rtt() {
+	if [ $rtt_tool = iputils-ping ]; then
+		ip netns exec "$MEMSYNC_NET_H0_NETNS" ping -q -n -c "$pings" -i 0.05 "$MEMSYNC_NET_H1_ADDR" |
+			sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p'
+	else
+		ip netns exec "$MEMSYNC_NET_H1_NETNS" "$net" echo --listen "$MEMSYNC_NET_H1_ADDR:7007" --once &
+		ip netns exec "$MEMSYNC_NET_H0_NETNS" "$net" rtt "$MEMSYNC_NET_H1_ADDR:7007" --count "$pings" |
+			sed -n 's/.*min=\([0-9.]*\) avg=\([0-9.]*\) max=\([0-9.]*\).*/\1 \2 \3/p'
+		wait
+	fi
+}
+
+# Run iperf3 from host 0 to host 1 with extra client args; print its JSON.
+iperf() {
+	ip netns exec "$MEMSYNC_NET_H1_NETNS" iperf3 -s -1 -B "$MEMSYNC_NET_H1_ADDR" -p 5201 >/dev/null 2>&1 &
+	local spid=$! i
+	for i in $(seq 50); do
+		ip netns exec "$MEMSYNC_NET_H1_NETNS" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
+		sleep 0.1
+	done
+	ip netns exec "$MEMSYNC_NET_H0_NETNS" iperf3 -c "$MEMSYNC_NET_H1_ADDR" -p 5201 -J "$@" || true
+	wait $spid || true
+}
+
+# One (driver, profile) measurement -> one JSON line.
+measure() {
+	local drv=$1 prof=$2 up
+	up=$("$net" up --profile "$prof" --driver "$drv" --state "$state") || { echo "netem.sh: up $prof/$drv failed" >&2; return 1; }
+	eval "$up"
+	local check delay_ms rate_bps loss_pct
+	check=$("$net" check "$MEMSYNC_SRC/netem/profiles/$prof.conf")
+	delay_ms=$(echo "$check" | sed -n 's/.*delay=\([0-9.]*\)ms.*/\1/p')
+	rate_bps=$(echo "$check" | sed -n 's/.*rate=\([0-9]*\)bit.*/\1/p')
+	loss_pct=$(echo "$check" | sed -n 's/.*loss=\([0-9.e-]*\)%.*/\1/p')
+	local rtt tcp udp_rate udp counters
+	rtt=$(measure_rtt)
+	[ -n "$rtt" ] || rtt="null null null"
+	tcp=$(iperf -t "$duration" | jq '.end.sum_received.bits_per_second // 0')
+	udp_rate=100000000
+	[ "$rate_bps" != 0 ] && [ $((rate_bps / 2)) -lt $udp_rate ] && udp_rate=$((rate_bps / 2))
+	udp=$(iperf -u -b "$udp_rate" -l 1400 -t 2 | jq -c '{lost: (.end.sum.lost_packets // 0), packets: (.end.sum.packets // 0)}')
+	counters=$("$net" counters --state "$state")
+	"$net" down --state "$state"
+	set -- $rtt
+	jq -nc --arg drv "$drv" --arg prof "$prof" --argjson vm "$in_vm" --arg tool "$rtt_tool" \
+		--argjson delay_ms "$delay_ms" --argjson rate "$rate_bps" --argjson loss "$loss_pct" \
+		--argjson rmin "${1:-null}" --argjson ravg "${2:-null}" --argjson rmax "${3:-null}" \
+		--argjson tcp "$tcp" --argjson udp "$udp" --argjson counters "$counters" \
+		--argjson duration "$duration" --arg kernel "$(uname -r)" --arg mtu "${MEMSYNC_LINK_MTU:-9000}" '
+		($delay_ms * 2) as $rtt_t |
+		(if $udp.packets > 0 then 100 * $udp.lost / $udp.packets else null end) as $lossm |
+		{bench: "netem", driver: $drv, profile: $prof, vm_lab: ($vm == 1), kernel: $kernel,
+		 note: (if $vm == 1 then "QEMU TCG: figures for correctness only" else null end),
+		 target: {rtt_ms: $rtt_t, rate_mbit: (if $rate > 0 then $rate / 1e6 else null end), loss_pct: $loss},
+		 measured: {rtt_ms_min: $rmin, rtt_ms_avg: $ravg, rtt_ms_max: $rmax, rtt_tool: $tool,
+			    tcp_mbit: ($tcp / 1e6 * 10 | round / 10), tcp_seconds: $duration,
+			    udp_loss_pct: $lossm, udp_packets: $udp.packets, link_counters: $counters},
+		 ok: {rtt: (if $ravg == null then false else (($ravg - $rtt_t) | fabs) <= 0.05 * $rtt_t + 0.2 end),
+		      tcp: (if $rate > 0 and $rate <= 1e9 and $loss == 0 then ($tcp >= 0.9 * $rate and $tcp <= 1.1 * $rate) else null end),
+		      loss: (if $lossm == null then false else
+			     (($lossm - $loss) | fabs) <= 300 * ((($loss / 100) * (1 - $loss / 100) / $udp.packets) | sqrt) + 0.05 end)},
+		 user_link_mtu: (if $drv == "user" then ($mtu | tonumber) else null end)}' >> "$out"
+}
+
+{
+	jq -nc --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" --arg git "$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+		--arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" --argjson ncpu "$(nproc)" \
+		--argjson quick "$quick" --argjson vm "$in_vm" --arg drivers "$drivers" --arg profiles "$profiles" \
+		'{bench: "netem", type: "header", date: $date, git: $git, kernel: $kernel, cpu: $cpu, cpus: $ncpu,
+		  quick: ($quick == 1), vm_lab: ($vm == 1), drivers: $drivers, profiles: $profiles}'
+} >> "$out"
+nrec_before=$(wc -l < "$out")
+for drv in $drivers; do
+	for prof in $profiles; do
+		echo "netem.sh: $drv / $prof" >&2
+		measure "$drv" "$prof" || true
+	done
+done
+if [ $vm_tc = 1 ]; then
+	echo "netem.sh: this kernel has no sch_netem: measuring the tc driver in the VM lab (TCG, correctness only)" >&2
+	"$MEMSYNC_SRC/harness/vm/vm-run.sh" --timeout 3000 -- bash "$0" --driver tc --profiles "${profiles// /,}" || echo "netem.sh: VM lab run failed" >&2
+fi
+if [ "$in_vm" = 0 ]; then
+	echo "netem.sh: results in $out" >&2
+	jq -r 'select(.type != "header" and .bench == "netem") |
+		[.driver + (if .vm_lab then "(vm)" else "" end), .profile, .target.rtt_ms, .measured.rtt_ms_avg,
+		 (.target.rate_mbit // "-"), .measured.tcp_mbit, .target.loss_pct,
+		 ((.measured.udp_loss_pct // 0) * 1000 | round / 1000),
+		 ([.ok.rtt, .ok.tcp, .ok.loss] | map(if . == null then "-" elif . then "ok" else "FAIL" end) | join("/"))] | @tsv' \
+		<(tail -n +"$nrec_before" "$out") |
+		(printf 'driver\tprofile\trtt_target\trtt_avg\trate_mbit\ttcp_mbit\tloss%%\tloss_meas%%\trtt/tcp/loss\n'; cat) | column -t >&2
+fi
