@@ -549,6 +549,188 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/* ---- inline mode: one thread per connection, batched I/O ---- */
+
+#define INBUF_SIZE (256u * 1024)   /* requests read in one recv */
+#define BATCH_IOV 128              /* replies sent in one sendmsg */
+#define BATCH_BYTES (8u << 20)     /* ... or this many payload bytes */
+
+/*
+ * For the memory backend every command is a memcpy or less, so handing
+ * requests between threads costs more than executing them. One thread
+ * reads whatever requests have arrived in one recv(), executes them in
+ * order (writes land directly in the region, reads are sent straight from
+ * it), and sends all their replies with one sendmsg() before it blocks
+ * again. Requests still complete out of the client's sight in any order;
+ * parallelism comes from multi-conn.
+ */
+struct batch {
+	struct iovec iov[BATCH_IOV];
+	unsigned char hdr[BATCH_IOV / 2][NBD_STRUCTURED_REPLY_LEN + 8];
+	int niov, nhdr;
+	size_t bytes;
+};
+
+/* Queue the reply for r; data is the region for a successful READ. */
+static void batch_add(struct nbd_conn *c, struct batch *b, const struct nbd_request *r, uint32_t error,
+		      const void *data)
+{
+	unsigned char *h = b->hdr[b->nhdr++];
+	size_t hlen = NBD_SIMPLE_REPLY_LEN;
+	int with_data = !error && r->type == NBD_CMD_READ;
+	if (c->structured && r->type == NBD_CMD_READ) {
+		if (error) {
+			nbd_encode_structured_reply(h, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, r->handle, 6);
+			nbd_put32(h + 20, error);
+			nbd_put16(h + 24, 0);
+			hlen = 26;
+		} else {
+			nbd_encode_structured_reply(h, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, r->handle,
+						    8 + r->length);
+			nbd_put64(h + 20, r->offset);
+			hlen = 28;
+		}
+	} else {
+		nbd_encode_simple_reply(h, error, r->handle);
+	}
+	b->iov[b->niov++] = (struct iovec){h, hlen};
+	if (with_data) {
+		b->iov[b->niov++] = (struct iovec){(void *)data, r->length};
+		b->bytes += r->length;
+	}
+}
+
+/* Send every queued reply. */
+static int batch_flush(struct nbd_conn *c, struct batch *b)
+{
+	int rc = 0;
+	if (b->niov)
+		rc = conn_sendv(c, b->iov, b->niov);
+	b->niov = b->nhdr = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+/* Receive more bytes into the input buffer (compacting it first). */
+static ssize_t inbuf_fill(struct nbd_conn *c, unsigned char *in, size_t *start, size_t *end)
+{
+	if (*start) {
+		memmove(in, in + *start, *end - *start);
+		*end -= *start;
+		*start = 0;
+	}
+	ssize_t n;
+	do
+		n = c->tls ? tls_recv(c->tls, in + *end, INBUF_SIZE - *end) : recv(c->fd, in + *end, INBUF_SIZE - *end, 0);
+	while (n < 0 && !c->tls && errno == EINTR);
+	if (n > 0)
+		*end += (size_t)n;
+	return n;
+}
+
+/* Move len payload bytes to dst (NULL = discard): buffered ones first, then the socket. */
+static int take_payload(struct nbd_conn *c, unsigned char *in, size_t *start, size_t end, unsigned char *dst,
+			uint32_t len, size_t *got)
+{
+	size_t have = end - *start < len ? end - *start : len;
+	if (dst)
+		memcpy(dst, in + *start, have);
+	*start += have;
+	*got = have;
+	if (have == len)
+		return 0;
+	size_t more = 0;
+	int rc = dst ? conn_recv(c, dst + have, len - have, &more) : conn_skip(c, len - have);
+	*got += more;
+	return rc;
+}
+
+/* Serve the transmission phase of c on this thread (memory backend). */
+static void conn_serve_inline(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+	unsigned char *base = backend_base(s->b);
+	unsigned char *in = malloc(INBUF_SIZE);
+	struct batch *b = calloc(1, sizeof *b);
+	size_t start = 0, end = 0, got;
+	char name[16];
+	if (!in || !b) {
+		log_warn("nbd: %s: out of memory", c->peer);
+		goto out;
+	}
+	for (;;) {
+		if (end - start < NBD_REQUEST_LEN) {
+			/* Nothing complete buffered: answer what we have, then wait. */
+			if (batch_flush(c, b))
+				goto out;
+			ssize_t n = inbuf_fill(c, in, &start, &end);
+			if (n <= 0) {
+				if (end > start)
+					conn_drop(c, "client went away after %zu bytes of a request header", end - start);
+				goto out;
+			}
+			continue;
+		}
+		struct nbd_request r;
+		uint32_t error = 0;
+		if (nbd_parse_request(in + start, &r)) {
+			batch_flush(c, b);
+			conn_drop(c, "bad request magic 0x%08x", nbd_get32(in + start));
+			goto out;
+		}
+		start += NBD_REQUEST_LEN;
+		atomic_fetch_add(&s->requests, 1);
+		enum nbd_req_verdict v = nbd_check_request(&r, s->b->size, s->eflags, c->structured, &error);
+		if (v == NBD_REQ_CLOSE) {
+			batch_flush(c, b);
+			conn_drop(c, "%s of %u bytes is too big to skip", nbd_cmd_name(r.type, name, sizeof name), r.length);
+			goto out;
+		}
+		if (r.type == NBD_CMD_DISC && v == NBD_REQ_OK) {
+			batch_flush(c, b);
+			goto out;
+		}
+		if (v == NBD_REQ_ERROR) {
+			log_info("nbd: %s: %s offset %" PRIu64 " length %u flags 0x%x: error %u", c->peer,
+				 nbd_cmd_name(r.type, name, sizeof name), r.offset, r.length, r.flags, error);
+			if (r.type == NBD_CMD_WRITE && take_payload(c, in, &start, end, NULL, r.length, &got)) {
+				batch_flush(c, b);
+				conn_drop(c, "client went away in a write payload");
+				goto out;
+			}
+			atomic_fetch_add(&s->errors, 1);
+			batch_add(c, b, &r, error, NULL);
+		} else if (r.type == NBD_CMD_WRITE) {
+			if (take_payload(c, in, &start, end, base + r.offset, r.length, &got)) {
+				batch_flush(c, b);
+				conn_drop(c, "client went away after %zu of %u bytes of write payload", got, r.length);
+				goto out;
+			}
+			atomic_fetch_add(&s->writes, 1);
+			atomic_fetch_add(&s->bytes_written, r.length);
+			batch_add(c, b, &r, 0, NULL);
+		} else if (r.type == NBD_CMD_READ) {
+			atomic_fetch_add(&s->reads, 1);
+			atomic_fetch_add(&s->bytes_read, r.length);
+			batch_add(c, b, &r, 0, base + r.offset);
+		} else {
+			struct worker w = {.c = c};
+			error = execute(&w, &r, NULL);
+			if (error)
+				atomic_fetch_add(&s->errors, 1);
+			batch_add(c, b, &r, error, NULL);
+		}
+		if (b->niov > BATCH_IOV - 2 || b->bytes >= BATCH_BYTES) {
+			if (batch_flush(c, b))
+				goto out;
+		}
+	}
+out:
+	conn_kill(c);
+	free(in);
+	free(b);
+}
+
 /* The connection thread: handshake, then run the workers. */
 static void *conn_run(void *arg)
 {
@@ -560,10 +742,16 @@ static void *conn_run(void *arg)
 		tv.tv_sec = 0;
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		int n = s->opts.workers;
+		if (n == 1 && backend_base(s->b) && !s->opts.chunk_size) {
+			conn_serve_inline(c);
+			n = 0;
+		}
 		struct worker *ws = calloc((size_t)n, sizeof *ws);
 		pthread_t *ts = calloc((size_t)n, sizeof *ts);
 		int started = 1;
-		if (ws && ts) {
+		if (n == 0) {
+			/* served inline */
+		} else if (ws && ts) {
 			for (int i = 0; i < n; i++)
 				ws[i].c = c;
 			for (; started < n; started++)
@@ -702,8 +890,8 @@ struct nbd_server *nbd_server_new(struct backend *b, const struct nbd_server_opt
 		return err_errno(e, errno, "nbd server"), NULL;
 	if (opts)
 		s->opts = *opts;
-	if (s->opts.workers <= 0)
-		s->opts.workers = 8;
+	if (s->opts.workers <= 0) /* auto: inline for memory, a pool where the backend may block */
+		s->opts.workers = b->base && !s->opts.chunk_size ? 1 : 8;
 	if (s->opts.workers > 256)
 		s->opts.workers = 256;
 	if (s->opts.max_connections <= 0)

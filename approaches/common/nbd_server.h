@@ -2,7 +2,10 @@
  * nbd_server.h - memsync's NBD server (fixed newstyle, optionally TLS).
  *
  * Serves one export backed by a struct backend to any number of
- * connections (multi-conn). Per connection, `workers` threads take turns
+ * connections (multi-conn). With one worker on the memory backend, a
+ * connection's thread reads all requests that have arrived with one recv,
+ * executes them in place and sends all replies with one sendmsg (inline
+ * mode). Otherwise, per connection, `workers` threads take turns
  * reading a request (under a read lock), execute it against the backend
  * concurrently, and send the reply under a write lock: many requests in
  * flight, replies out of order, no hand-off queue and no per-request
@@ -20,7 +23,8 @@
 
 struct nbd_server_opts {
 	const char *export_name;  /* NULL: accept any name; else this name or "" */
-	int workers;              /* threads per connection (0 = 8) */
+	int workers;              /* threads per connection; 0 = auto: 1 for the memory
+	                           * backend (inline mode, batched I/O), else 8 */
 	int readonly;
 	struct tls_config *tls;   /* NULL = plain; else TLS is required */
 	uint64_t chunk_size;      /* 0 = whole requests; else split backend calls into aligned chunks */

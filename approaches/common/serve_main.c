@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		"  --listen HOST:PORT  TCP address (default 127.0.0.1:10809; port 0 picks one)\n"
 		"  --unix PATH         listen on a UNIX socket instead\n"
 		"  --backend SPEC      memory:SIZE | file:PATH[:SIZE] | dir:PATH:SIZE[:chunk=N] (default memory:64M)\n"
-		"  --workers N         worker threads per connection (default 8)\n"
+		"  --workers N         threads per connection (default: 1 = batched inline mode for memory, else 8)\n"
 		"  --tls-psk FILE      require TLS with PSK keys (\"user:hexkey\" lines, psktool format)\n"
 		"  --tls-x509 DIR      require TLS with DIR/{ca-cert,server-cert,server-key}.pem\n"
 		"  --readonly          refuse writes\n"
@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 	const char *psk = NULL, *x509 = NULL, *stats_path = NULL;
 	struct nbd_server_opts o = {0};
 	int ready_fd = -1, c;
+	const char *optarg_workers = "auto";
 	struct err e = {0};
 
 	while ((c = getopt_long(argc, argv, "l:U:b:w:rhvq", longopts, NULL)) != -1) {
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 		case 'l': listen_addr = optarg; break;
 		case 'U': unix_path = optarg; break;
 		case 'b': spec = optarg; break;
-		case 'w': o.workers = atoi(optarg); break;
+		case 'w': o.workers = atoi(optarg); optarg_workers = optarg; break;
 		case 'P': psk = optarg; break;
 		case 'X': x509 = optarg; break;
 		case 'r': o.readonly = 1; break;
@@ -157,8 +158,8 @@ int main(int argc, char **argv)
 		backend_close(b);
 		return 1;
 	}
-	log_info("serving %s on %s%s (port %d, %d workers/connection%s)", b->spec, unix_path ? "unix:" : "",
-		 unix_path ? unix_path : listen_addr, nbd_server_port(s), o.workers ? o.workers : 8,
+	log_info("serving %s on %s%s (port %d, %s workers/connection%s)", b->spec, unix_path ? "unix:" : "",
+		 unix_path ? unix_path : listen_addr, nbd_server_port(s), o.workers ? optarg_workers : "auto",
 		 o.tls ? ", TLS" : "");
 	if (ready_fd >= 0) {
 		dprintf(ready_fd, "%d\n", unix_path ? 0 : nbd_server_port(s));

@@ -422,6 +422,14 @@ int main(void)
 	test_commands(s, 1);
 	test_bad_input(s);
 	nbd_server_free(s);
+	/* the same on the inline (one thread, batched) mode */
+	o.workers = 1;
+	s = nbd_server_new(b, &o, &e);
+	test_options(s);
+	test_commands(s, 0);
+	test_commands(s, 1);
+	test_bad_input(s);
+	nbd_server_free(s);
 	test_readonly(b);
 	backend_close(b);
 	test_chunked_file();

@@ -1,7 +1,8 @@
 /*
  * fuzz_nbd_server.c - libFuzzer target: the input is everything a client
  * sends (handshake, options, transmission requests and payloads), fed to a
- * real server connection over a socketpair with a 1 MiB memory backend.
+ * real server connection over a socketpair with a 1 MiB memory backend
+ * (odd-sized inputs: worker-pool mode; even-sized: inline mode).
  * Replies are drained and discarded; the sanitizers and the server's own
  * range checks catch the bugs.
  */
@@ -19,7 +20,8 @@
 #include "nbd_server.h"
 
 static struct backend *backend;
-static struct nbd_server *server;
+static struct nbd_server *pool_server;   /* 2 workers per connection */
+static struct nbd_server *inline_server; /* 1 thread, batched I/O */
 
 /* One server for the whole run. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -30,8 +32,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_verbose = 0;
 	backend = backend_memory_new(1 << 20, &e);
 	struct nbd_server_opts o = {.workers = 2, .export_name = "fuzz"};
-	server = backend ? nbd_server_new(backend, &o, &e) : NULL;
-	if (!server) {
+	pool_server = backend ? nbd_server_new(backend, &o, &e) : NULL;
+	o.workers = 1;
+	inline_server = pool_server ? nbd_server_new(backend, &o, &e) : NULL;
+	if (!inline_server) {
 		fprintf(stderr, "fuzz setup: %s\n", e.msg);
 		abort();
 	}
@@ -45,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct err e = {0};
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return 0;
+	/* Odd-sized inputs exercise the worker pool, even-sized ones inline mode. */
+	struct nbd_server *server = size % 2 ? pool_server : inline_server;
 	if (nbd_server_serve_fd(server, sv[0], &e)) {
 		close(sv[1]);
 		return 0;
@@ -60,8 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			write_open = 0;
 		}
 		struct pollfd p = {fd, (short)(POLLIN | (write_open ? POLLOUT : 0)), 0};
-		if (poll(&p, 1, 10000) <= 0)
+		if (poll(&p, 1, 30000) <= 0) {
+			fprintf(stderr, "server did not answer or close for 30 s (sent %zu of %zu bytes)\n", sent, size);
 			abort(); /* the server hung */
+		}
 		if (p.revents & POLLIN) {
 			ssize_t n = recv(fd, sink, sizeof sink, 0);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# summary: remote region server: memsync-serve vs nbdkit memory plugin, same clients, seq/rand reads/writes 4 KiB-4 MiB, local (+lan/wan)
+# runtime: about 4 minutes (quick: about 1 minute); lan/wan add about 3 minutes each when memsync-net and root are available
+#
+# Both servers export 512 MiB of memory (memsync-serve --backend memory:512M,
+# nbdkit memory 512M) and are filled once before timing. The same client
+# (memsync-remote-bench on approaches/common/remote.c: libnbd, N requests in
+# flight, M connections) runs sequential and random reads and writes of
+# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs, servers
+# alternating run by run. nbdcopy adds a multi-conn copy out and in.
+# Profiles: local (loopback) always; lan and wan through memsync-net's
+# emulated link when $MEMSYNC_BUILD/memsync-net exists and we are root
+# (server on host 0, client on host 1). One JSON line per row to
+# $MEMSYNC_OUT/remote.jsonl (MB/s = 10^6 bytes/s); a table on stderr.
+#
+# options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve, default 4)
+set -euo pipefail
+: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
+MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+export MEMSYNC_SRC
+quick=${MEMSYNC_QUICK:-0}
+profiles="local lan wan" workers=4
+while [ $# -gt 0 ]; do
+	case $1 in
+	--profiles) profiles=${2//,/ }; shift 2 ;;
+	--workers) workers=$2; shift 2 ;;
+	*) echo "remote.sh: unknown option '$1'" >&2; exit 2 ;;
+	esac
+done
+serve=$MEMSYNC_BUILD/memsync-serve
+client=$MEMSYNC_BUILD/memsync-remote-bench
+net=$MEMSYNC_BUILD/memsync-net
+for f in "$serve" "$client"; do [ -x "$f" ] || { echo "remote.sh: $f not built" >&2; exit 1; }; done
+for c in jq nbdinfo; do command -v $c >/dev/null || { echo "remote.sh: needs $c" >&2; exit 1; }; done
+have_nbdkit=1
+command -v nbdkit >/dev/null || { have_nbdkit=0; echo "remote.sh: nbdkit missing: only memsync-serve is measured" >&2; }
+mkdir -p "$MEMSYNC_OUT"
+out=$MEMSYNC_OUT/remote.jsonl
+table=$MEMSYNC_OUT/remote.md
+repeats=3
+[ "$quick" = 1 ] && repeats=1
+export_size=512M
+
+state=$(mktemp -u /tmp/memsync-remote-bench.XXXXXX)
+pids=()
+# Stop the servers and the emulated network.
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
+	return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Run a command on the server host (netns) or locally.
+on_server() { if [ -n "$server_ns" ]; then ip netns exec "$server_ns" "$@"; else "$@"; fi; }
+# Run a command on the client host (netns) or locally.
+on_client() { if [ -n "$client_ns" ]; then ip netns exec "$client_ns" "$@"; else "$@"; fi; }
+
+# Wait until an NBD server answers at URI.
+wait_ready() {
+	local i
+	for i in $(seq 200); do
+		on_client nbdinfo --size "$1" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "remote.sh: no server at $1" >&2
+	return 1
+}
+
+# Start both servers on $addr; sets uri_memsync and uri_nbdkit.
+start_servers() {
+	on_server "$serve" --listen "$addr:10809" --backend "memory:$export_size" --workers "$workers" -q &
+	pids+=($!)
+	uri_memsync=nbd://$addr:10809/
+	wait_ready "$uri_memsync"
+	on_client "$client" --uri "$uri_memsync" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
+	if [ $have_nbdkit = 1 ]; then
+		on_server nbdkit -f -i "$addr" -p 10810 memory "$export_size" &
+		pids+=($!)
+		uri_nbdkit=nbd://$addr:10810/
+		wait_ready "$uri_nbdkit"
+		on_client "$client" --uri "$uri_nbdkit" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
+	fi
+}
+
+# Stop both servers.
+stop_servers() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+}
+
+# Bytes to move per run for a request size on this profile.
+total_for() {
+	local bs=$1 t
+	case $profile:$bs in
+	local:4K) t=64 ;; local:64K) t=256 ;; local:*) t=512 ;;
+	lan:4K) t=16 ;; lan:64K) t=128 ;; lan:*) t=256 ;;
+	*:4K) t=4 ;; *:64K) t=32 ;; *:1M) t=128 ;; *) t=256 ;;
+	esac
+	[ "$quick" = 1 ] && t=$(((t + 3) / 4))
+	echo "${t}M"
+}
+
+# Median of numbers on stdin.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# One client run; prints MB/s.
+run_bench() {
+	local uri=$1 op=$2 pat=$3 bs=$4 inflight=$5 nconn=$6 total
+	total=$(total_for "$bs")
+	on_client "$client" --uri "$uri" --op "$op" --pattern "$pat" --bs "$bs" --total "$total" \
+		--inflight "$inflight" --nconn "$nconn" | jq .mbps
+}
+
+# One nbdcopy run (op read: export -> null:, write: file -> export); prints MB/s.
+run_nbdcopy() {
+	local uri=$1 op=$2 t0 t1 bytes
+	bytes=$(numfmt --from=iec "$export_size")
+	t0=$(date +%s.%N)
+	if [ "$op" = read ]; then on_client nbdcopy "$uri" null:
+	else on_client nbdcopy "$fill_file" "$uri"; fi
+	t1=$(date +%s.%N)
+	awk -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f\n", b / (z - a) / 1e6 }'
+}
+
+# Measure one row on both servers (alternating), emit JSON and a table line.
+row() {
+	local clientname=$1 op=$2 pat=$3 bs=$4 inflight=$5 nconn=$6 r m k mm=() kk=()
+	for ((r = 0; r < repeats; r++)); do
+		if [ "$clientname" = nbdcopy ]; then
+			mm+=("$(run_nbdcopy "$uri_memsync" "$op")")
+			[ $have_nbdkit = 1 ] && kk+=("$(run_nbdcopy "$uri_nbdkit" "$op")")
+		else
+			mm+=("$(run_bench "$uri_memsync" "$op" "$pat" "$bs" "$inflight" "$nconn")")
+			[ $have_nbdkit = 1 ] && kk+=("$(run_bench "$uri_nbdkit" "$op" "$pat" "$bs" "$inflight" "$nconn")")
+		fi
+	done
+	m=$(printf '%s\n' "${mm[@]}" | median)
+	k=null
+	[ $have_nbdkit = 1 ] && k=$(printf '%s\n' "${kk[@]}" | median)
+	local server mbps runs
+	for server in memsync nbdkit; do
+		if [ $server = memsync ]; then mbps=$m; runs=$(printf '%s\n' "${mm[@]}" | jq -sc .)
+		else [ $have_nbdkit = 1 ] || continue; mbps=$k; runs=$(printf '%s\n' "${kk[@]}" | jq -sc .); fi
+		jq -nc --arg profile "$profile" --arg server $server --arg client "$clientname" --arg op "$op" \
+			--arg pattern "$pat" --arg bs "$bs" --argjson inflight "$inflight" --argjson nconn "$nconn" \
+			--argjson mbps "$mbps" --argjson runs "$runs" --argjson workers "$workers" \
+			'{bench: "remote", profile: $profile, server: $server, client: $client, op: $op, pattern: $pattern,
+			  bs: $bs, inflight: $inflight, nconn: $nconn, mbps: $mbps, runs_mbps: $runs,
+			  memsync_workers: $workers, unit: "MB/s = 10^6 bytes/s"}' >>"$out"
+	done
+	local ratio=-
+	[ $have_nbdkit = 1 ] && ratio=$(awk -v a="$m" -v b="$k" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+	printf '| %-6s | %-13s | %-5s | %-4s | %4s | %3d | %2d | %8.1f | %8s | %5s |\n' "$profile" "$clientname" "$op" \
+		"$pat" "$bs" "$inflight" "$nconn" "$m" "$k" "$ratio" | tee -a "$table" >&2
+}
+
+# The run header record.
+jq -nc --arg git "$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+	--arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
+	--arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" --argjson nproc "$(nproc)" \
+	--arg nbdkit "$(nbdkit --version 2>/dev/null || echo none)" --arg libnbd "$(pkg-config --modversion libnbd 2>/dev/null || echo unknown)" \
+	--argjson quick "$quick" --argjson repeats $repeats --argjson workers "$workers" --arg profiles "$profiles" \
+	'{bench: "remote", record: "header", git: $git, date: $date, kernel: $kernel, cpu: $cpu, nproc: $nproc,
+	  nbdkit: $nbdkit, libnbd: $libnbd, quick: ($quick == 1), repeats: $repeats, memsync_workers: $workers,
+	  profiles: $profiles, export: "memory 512 MiB, filled before timing"}' >>"$out"
+
+fill_file=$(mktemp /tmp/memsync-remote-fill.XXXXXX)
+head -c $export_size /dev/urandom >"$fill_file"
+{
+	echo "| profile | client | op | pattern | bs | inflight | nconn | memsync MB/s | nbdkit MB/s | ratio |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+} | tee -a "$table" >&2
+
+for profile in $profiles; do
+	server_ns= client_ns=
+	if [ "$profile" = local ]; then
+		addr=127.0.0.1
+	else
+		if [ ! -x "$net" ] || [ "$(id -u)" != 0 ]; then
+			echo "remote.sh: profile $profile skipped: needs $net and root" >&2
+			continue
+		fi
+		up=$("$net" up --profile "$profile" --state "$state") || { echo "remote.sh: memsync-net up $profile failed" >&2; continue; }
+		eval "$up"
+		server_ns=$MEMSYNC_NET_H0_NETNS client_ns=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H0_ADDR
+		echo "remote.sh: profile $profile: driver $MEMSYNC_NET_DRIVER, server $addr" >&2
+	fi
+	start_servers
+	inflight=16
+	[ "$profile" = local ] || inflight=64
+	for bs in 4K 64K 1M 4M; do
+		for op in read write; do
+			for pat in seq rand; do
+				row memsync-bench "$op" "$pat" "$bs" $inflight 1
+			done
+		done
+	done
+	for bs in 64K 1M; do
+		row memsync-bench read rand "$bs" 64 4
+		row memsync-bench write rand "$bs" 64 4
+	done
+	row nbdcopy read seq 256K 64 4
+	row nbdcopy write seq 256K 64 4
+	stop_servers
+	if [ -n "$server_ns" ]; then "$net" down --state "$state" >/dev/null; fi
+done
+rm -f "$fill_file"
+echo "remote.sh: results in $out, table in $table" >&2
