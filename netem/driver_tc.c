@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "netem/cmd.h"
 #include "netem/topology_impl.h"
 
@@ -56,6 +57,17 @@ static int tc_link_pair(const struct topology *t, int i, int j, struct err *e)
 	if (cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "add", di, "type", "veth", "peer", "name", dj,
 		    "netns", t->hosts[j].netns, NULL))
 		return -1;
+	/* Same packets as the user driver: its MTU, and no GSO super-packets, so
+	 * that netem's loss and limit apply per packet. */
+	char mtu[16];
+	snprintf(mtu, sizeof mtu, "%d", link_mtu());
+	if (cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "set", di, "mtu", mtu, NULL) ||
+	    cmd_run(e, NULL, 0, "ip", "-n", t->hosts[j].netns, "link", "set", dj, "mtu", mtu, NULL))
+		return -1;
+	struct err ge = {0};
+	if (cmd_run(&ge, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "set", di, "gso_max_segs", "1", NULL) ||
+	    cmd_run(&ge, NULL, 0, "ip", "-n", t->hosts[j].netns, "link", "set", dj, "gso_max_segs", "1", NULL))
+		log_debug("tc driver: GSO stays on (%s)", ge.msg);
 	if (cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "addr", "add", ai, "peer", aj, "dev", di, NULL) ||
 	    cmd_run(e, NULL, 0, "ip", "-n", t->hosts[j].netns, "addr", "add", aj, "peer", ai, "dev", dj, NULL) ||
 	    cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "set", di, "up", NULL) ||

@@ -165,7 +165,29 @@ int topo_in_netns(const char *netns, int (*fn)(void *arg), void *arg, struct err
 	return rc;
 }
 
-/* Create the namespaces with loopback up. */
+/* TCP buffer limits in every host: autotuning may grow to 64 MiB, enough
+ * for the bandwidth-delay product of every shipped profile. */
+static const char *const tcp_buffer_sysctls[][2] = {
+	{"/proc/sys/net/ipv4/tcp_rmem", "4096 131072 67108864"},
+	{"/proc/sys/net/ipv4/tcp_wmem", "4096 16384 67108864"},
+};
+
+/* Write the TCP buffer sysctls (called inside a host's namespace). */
+static int set_tcp_buffers(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof tcp_buffer_sysctls / sizeof tcp_buffer_sysctls[0]; i++) {
+		FILE *f = fopen(tcp_buffer_sysctls[i][0], "w");
+		if (!f)
+			return -1;
+		fputs(tcp_buffer_sysctls[i][1], f);
+		if (fclose(f))
+			return -1;
+	}
+	return 0;
+}
+
+/* Create the namespaces with loopback up and large TCP buffers. */
 static int create_namespaces(struct topology *t, struct err *e)
 {
 	for (int i = 0; i < t->nhosts; i++) {
@@ -173,6 +195,10 @@ static int create_namespaces(struct topology *t, struct err *e)
 		if (cmd_run(e, NULL, 0, "ip", "netns", "add", h->netns, NULL) ||
 		    cmd_run(e, NULL, 0, "ip", "-n", h->netns, "link", "set", "lo", "up", NULL))
 			return -1;
+		struct err se = {0};
+		if (topo_in_netns(h->netns, set_tcp_buffers, NULL, &se))
+			log_warn("cannot raise the TCP buffer limits in %s: %s", h->netns,
+				 se.set ? se.msg : strerror(errno));
 	}
 	return 0;
 }
