@@ -112,20 +112,22 @@ measure() {
 	[ "$rate_bps" != 0 ] && [ $((rate_bps / 2)) -lt $udp_rate ] && udp_rate=$((rate_bps / 2))
 	udp=$(iperf -u -b "$udp_rate" -l 1400 -t 2 | jq -c '{lost: (.end.sum.lost_packets // 0), packets: (.end.sum.packets // 0)}')
 	counters=$("$net" counters --state "$state")
+	local cc
+	cc=$(ip netns exec "$MEMSYNC_NET_H0_NETNS" cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)
 	"$net" down --state "$state"
 	set -- $rtt
 	jq -nc --arg drv "$drv" --arg prof "$prof" --argjson vm "$in_vm" --arg tool "$rtt_tool" \
 		--argjson delay_ms "$delay_ms" --argjson rate "$rate_bps" --argjson loss "$loss_pct" \
 		--argjson rmin "${1:-null}" --argjson ravg "${2:-null}" --argjson rmax "${3:-null}" \
 		--argjson tcp "$tcp" --argjson udp "$udp" --argjson counters "$counters" \
-		--argjson duration "$duration" --arg kernel "$(uname -r)" --arg mtu "${MEMSYNC_LINK_MTU:-9000}" '
+		--argjson duration "$duration" --arg kernel "$(uname -r)" --arg cc "$cc" --arg mtu "${MEMSYNC_LINK_MTU:-9000}" '
 		($delay_ms * 2) as $rtt_t |
 		(if $udp.packets > 0 then 100 * $udp.lost / $udp.packets else null end) as $lossm |
 		{bench: "netem", driver: $drv, profile: $prof, vm_lab: ($vm == 1), kernel: $kernel,
 		 note: (if $vm == 1 then "QEMU TCG: figures for correctness only" else null end),
 		 target: {rtt_ms: $rtt_t, rate_mbit: (if $rate > 0 then $rate / 1e6 else null end), loss_pct: $loss},
 		 measured: {rtt_ms_min: $rmin, rtt_ms_avg: $ravg, rtt_ms_max: $rmax, rtt_tool: $tool,
-			    tcp_mbit: ($tcp / 1e6 * 10 | round / 10), tcp_seconds: $duration,
+			    tcp_mbit: ($tcp / 1e6 * 10 | round / 10), tcp_seconds: $duration, tcp_cc: $cc,
 			    udp_loss_pct: $lossm, udp_packets: $udp.packets, link_counters: $counters},
 		 ok: {rtt: (if $ravg == null then false else (($ravg - $rtt_t) | fabs) <= 0.05 * $rtt_t + 0.2 end),
 		      tcp: (if $rate > 0 and $rate <= 1e9 and $loss == 0 then ($tcp >= 0.9 * $rate and $tcp <= 1.1 * $rate) else null end),
