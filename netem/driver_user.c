@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,8 +74,7 @@ static void user_child(struct topology *t, const int *tun_fds, pid_t parent)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
+	if (getppid() != parent) /* link_run() also stops when the parent process is gone */
 		_exit(1);
 	int devnull = open("/dev/null", O_RDWR);
 	dup2(devnull, 0);
@@ -174,7 +172,7 @@ int user_counters(const struct topology *t, struct link_counters *c, struct err 
 /* Stop the emulator (owner only), unmap and remove the counters page. */
 void user_teardown(struct topology *t)
 {
-	if (t->link_pid > 0) {
+	if (t->link_pid > 0 && !t->attached && t->owner == getpid()) {
 		kill(t->link_pid, SIGTERM);
 		unsigned long long deadline = now_ns() + USER_STOP_TIMEOUT_NS;
 		int status;

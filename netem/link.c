@@ -171,6 +171,16 @@ static int link_read_host(int i, struct link_dir dirs[][TOPO_MAX_HOSTS], const s
 	return 0;
 }
 
+/* Is any packet waiting in any direction? */
+static int link_any_queued(struct link_dir dirs[][TOPO_MAX_HOSTS], int nhosts)
+{
+	for (int i = 0; i < nhosts; i++)
+		for (int j = 0; j < nhosts; j++)
+			if (dirs[i][j].head)
+				return 1;
+	return 0;
+}
+
 /* The emulator main loop. */
 int link_run(const struct netem_profile *p, const int *tun_fds, int nhosts, struct link_stats *stats)
 {
@@ -193,7 +203,14 @@ int link_run(const struct netem_profile *p, const int *tun_fds, int nhosts, stru
 	__atomic_store_n(&stats->state, LINK_RUNNING, __ATOMIC_RELEASE);
 
 	int rc = 0;
+	pid_t parent = getppid();
+	unsigned loops = 0;
 	while (!link_stop) {
+		/* The owner died without stopping us (crash, SIGKILL): stop too. */
+		if ((++loops & 1023) == 0 || !link_any_queued(dirs, nhosts)) {
+			if (getppid() != parent)
+				break;
+		}
 		uint64_t now = now_ns();
 		uint64_t next = link_deliver_due(dirs, nhosts, tun_fds, stats, now);
 		uint64_t wait = next == UINT64_MAX ? LINK_IDLE_POLL_NS : (next > now ? next - now : 0);

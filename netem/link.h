@@ -39,7 +39,7 @@ struct link_stats {
 /* MTU of the TUN devices: $MEMSYNC_LINK_MTU or 9000. */
 int link_mtu(void);
 
-/* Run the emulator loop on tun_fds[nhosts] (host i's TUN) until SIGTERM,
+/* Run the emulator loop on tun_fds[nhosts] (host i's TUN) until SIGTERM or its parent exits,
  * counting into stats. Returns 0 on a clean stop, -1 on error (also in stats). */
 int link_run(const struct netem_profile *p, const int *tun_fds, int nhosts, struct link_stats *stats);
 

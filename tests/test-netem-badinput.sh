@@ -34,6 +34,7 @@ requires ip
 state=$TMPDIR_TEST/killed.state
 memsync-net up --profile local --driver user --state "$state" >/dev/null || fail "up failed"
 pid=$(sed -n 's/^pid = //p' "$state")
+emulator=$(pgrep -P "$pid" -x memsync-link) || fail "no link emulator under pid $pid"
 kill -9 "$pid"
 for _ in $(seq 50); do grep -q '^State:.*[ZX]' "/proc/$pid/status" 2>/dev/null || [ ! -d "/proc/$pid" ] && break; sleep 0.1; done
 ip netns list | grep -q "^ms$pid-h0" || fail "expected the killed run's namespaces to remain"
@@ -42,8 +43,7 @@ out=$(memsync-net up --profile local --driver user --state "$state2" 2>&1 >/dev/
 memsync-net down --state "$state2" || fail "down failed"
 echo "$out" | grep -q "removed stale namespace ms$pid-h0" || fail "no message about the stale namespace: $out"
 if ip netns list | grep -q "^ms$pid-"; then fail "stale namespaces of pid $pid still there"; fi
-sleep 0.5
-if pgrep -f memsync-link >/dev/null && ps -o pid=,ppid=,comm= -C memsync-link | awk -v p="$pid" '$2 == p' | grep -q .; then
-	fail "the killed run's link emulator is still running"
-fi
+for _ in $(seq 30); do [ -d "/proc/$emulator" ] || break; sleep 0.1; done
+[ -d "/proc/$emulator" ] && ! grep -q '^State:.*Z' "/proc/$emulator/status" &&
+	fail "the killed run's link emulator (pid $emulator) is still running"
 echo "ok: stale namespaces of killed pid $pid removed by the next run" >&2
