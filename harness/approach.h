@@ -82,7 +82,10 @@ struct region {
 	const struct scenario *sc;
 	enum region_kind kind;
 	char path[PATH_MAX];        /* REGION_FILE: what the workload maps */
-	int uffd_register_wp;       /* REGION_ANON_UFFD: also register write-protect mode */
+	int uffd_register_wp;       /* REGION_ANON_UFFD: also register write-protect mode;
+	                             * REGION_FILE: the workload registers its mapping in async
+	                             * write-protect mode (dirty tracking) and hands over the uffd
+	                             * (r->uffd, then attach() if the approach has one) */
 	/* Filled by the harness before attach() for REGION_ANON_UFFD: */
 	int uffd;
 	void *addr;                 /* region address in the workload process */

@@ -43,6 +43,7 @@
 #include "netem/topology.h"
 #include "record.h"
 #include "sysinfo.h"
+#include "uapi_compat.h"
 #include "units.h"
 
 enum role { ROLE_REMOTE, ROLE_LOCAL, ROLE_WORKLOAD, ROLE_DEST, ROLE_DEST_WORKLOAD, NROLES };
@@ -216,6 +217,12 @@ static int local_open(struct scenario_run *s, struct region *r, int wl_sock, int
 			return err_set(e, "approach %s maps REGION_ANON_UFFD but has no attach hook", ops->name);
 		if (ops->attach(r, e))
 			return -1;
+	} else if (r->kind == REGION_FILE && fd >= 0) {
+		/* The workload registered its file mapping for async write-protect
+		 * dirty tracking (uffd_register_wp): the approach keeps the uffd. */
+		r->uffd = fd;
+		if (ops->attach && ops->attach(r, e))
+			return -1;
 	} else if (fd >= 0) {
 		close(fd);
 	}
@@ -290,6 +297,33 @@ static int local_main(struct scenario_run *s, enum role role)
 	return 0;
 }
 
+/* REGION_FILE with wp: register the file mapping with userfaultfd in
+ * asynchronous write-protect mode (Linux 6.7+), so the local side can find
+ * the written pages with PAGEMAP_SCAN on /proc/PID/pagemap; the descriptor
+ * is handed to the local side, which keeps the registration alive. */
+static int workload_track_file(void *map, uint64_t size, int *uffd_out, struct err *e)
+{
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (uffd < 0)
+		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return err_errno(e, errno, "userfaultfd() for write tracking failed");
+	struct uffdio_api api = {.api = UFFD_API,
+				 .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_ASYNC |
+					     UFFD_FEATURE_WP_UNPOPULATED};
+	struct uffdio_register reg = {.range = {(uintptr_t)map, size}, .mode = UFFDIO_REGISTER_MODE_WP};
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		err_errno(e, errno, "UFFDIO_API with UFFD_FEATURE_WP_ASYNC failed (needs Linux 6.7+)");
+	} else if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		err_errno(e, errno, "UFFDIO_REGISTER (write-protect) of the file mapping failed");
+	} else {
+		*uffd_out = uffd;
+		return 0;
+	}
+	close(uffd);
+	return -1;
+}
+
 /* Map the region as described; for uffd, create and register the descriptor. */
 static unsigned char *workload_map(const struct region_desc *d, const struct content_model *m, int *uffd_out,
 				   struct err *e)
@@ -305,6 +339,10 @@ static unsigned char *workload_map(const struct region_desc *d, const struct con
 		close(fd);
 		if (map == MAP_FAILED)
 			return err_errno(e, saved, "cannot mmap %s", d->path), NULL;
+		if (d->wp && workload_track_file(map, d->size, uffd_out, e)) {
+			munmap(map, d->size);
+			return NULL;
+		}
 		return map;
 	}
 	map = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
