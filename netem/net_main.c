@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netem/cmd.h"
 #include "netem/profile.h"
 #include "netem/topology.h"
 
@@ -219,6 +220,20 @@ static int cmd_up(const struct net_opts *o)
 	return 1;
 }
 
+/* Is pid a memsync-net process (so that `down` never signals a stranger)? */
+static int is_memsync_net(int pid)
+{
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strcmp(comm, "memsync-net\n");
+}
+
 /* memsync-net down */
 static int cmd_down(const struct net_opts *o)
 {
@@ -231,7 +246,16 @@ static int cmd_down(const struct net_opts *o)
 		return 1;
 	}
 	int rc = 0;
-	if (topo_owner_alive(t)) {
+	if (topo_owner_alive(t) && !is_memsync_net(topo_owner_pid(t))) {
+		fprintf(stderr, "memsync-net: pid %d of %s is not memsync-net (the topology process died and the pid "
+			"was reused); removing its namespaces\n", topo_owner_pid(t), o->state);
+		for (int i = 0; i < topo_nhosts(t); i++) {
+			struct err ne = {0};
+			if (topo_host(t, i)->netns[0] &&
+			    cmd_run(&ne, NULL, 0, "ip", "netns", "del", topo_host(t, i)->netns, NULL))
+				fprintf(stderr, "memsync-net: %s\n", ne.msg);
+		}
+	} else if (topo_owner_alive(t)) {
 		kill(topo_owner_pid(t), SIGTERM);
 		unsigned long long deadline = now_ns() + DOWN_TIMEOUT_NS;
 		while (topo_owner_alive(t) && now_ns() < deadline)
