@@ -94,6 +94,11 @@ struct region {
 	void *priv;                 /* approach state */
 	/* Counters the approach may fill; written to the result record. */
 	uint64_t faults, bytes_pulled, bytes_pushed, chunks_dirty;
+	/* Set by the harness: an approach's own thread (e.g. a fault handler
+	 * that gave up on the remote) reports a fatal error; the runner then
+	 * fails the scenario with msg instead of waiting for a workload stuck
+	 * in a fault. May be NULL. Safe to call from any thread, once or more. */
+	void (*report_fatal)(struct region *r, const char *msg);
 };
 
 /* A migration in progress (see the migrate hooks). */

@@ -77,6 +77,7 @@ struct shared {
 	uint64_t bad_off[NROLES];           /* first bad byte found by a verifier */
 	struct { uint64_t faults, pulled, pushed, dirty; } counters[NROLES];
 	uint64_t mig_rounds, mig_bytes_moved, mig_bytes_resent;
+	volatile int async_fail;            /* role + 1 of a child whose approach reported a fatal error */
 };
 
 /* The description of the region sent from the local process to the workload. */
@@ -189,6 +190,22 @@ static int recv_fd(int sock, int *fd, void *data, size_t len)
 	return 0;
 }
 
+/* The scenario and role of this child process, for region_report_fatal(). */
+static struct scenario_run *fatal_run;
+static enum role fatal_role;
+
+/* region->report_fatal: store the message and tell the runner (any thread). */
+static void region_report_fatal(struct region *r, const char *msg)
+{
+	(void)r;
+	struct shared *sh = fatal_run->sh;
+	if (__atomic_load_n(&sh->async_fail, __ATOMIC_ACQUIRE))
+		return;
+	if (!sh->err[fatal_role][0])
+		snprintf(sh->err[fatal_role], sizeof sh->err[fatal_role], "%s", msg);
+	__atomic_store_n(&sh->async_fail, (int)fatal_role + 1, __ATOMIC_RELEASE);
+}
+
 /* Local/dest side: open the region, describe it to the workload, take its uffd. */
 static int local_open(struct scenario_run *s, struct region *r, int wl_sock, int dest, struct err *e)
 {
@@ -196,6 +213,9 @@ static int local_open(struct scenario_run *s, struct region *r, int wl_sock, int
 	memset(r, 0, sizeof *r);
 	r->sc = &s->sc;
 	r->uffd = -1;
+	fatal_run = s;
+	fatal_role = dest ? ROLE_DEST : ROLE_LOCAL;
+	r->report_fatal = region_report_fatal;
 	r->size = s->sc.size;
 	if (dest ? ops->migrate_dest(&s->sc, r, e) : ops->open(&s->sc, r, e))
 		return -1;
@@ -557,6 +577,9 @@ static int await(struct scenario_run *s, enum role role, const char *what, struc
 	for (;;) {
 		if (interrupted)
 			return err_set(e, "interrupted while %s", what);
+		int af = __atomic_load_n(&s->sh->async_fail, __ATOMIC_ACQUIRE);
+		if (af && af - 1 != (int)role)
+			return err_set(e, "%s: %s (while %s)", role_names[af - 1], s->sh->err[af - 1], what);
 		uint64_t now = now_ns();
 		if (now >= deadline)
 			return err_set(e, "%s process timed out while %s (%.0f s)", role_names[role], what,
