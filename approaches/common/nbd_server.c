@@ -628,9 +628,10 @@ static ssize_t inbuf_fill(struct nbd_conn *c, unsigned char *in, size_t *start, 
 	return n;
 }
 
-/* Move len payload bytes to dst (NULL = discard): buffered ones first, then the socket. */
-static int take_payload(struct nbd_conn *c, unsigned char *in, size_t *start, size_t end, unsigned char *dst,
-			uint32_t len, size_t *got)
+/* Move len payload bytes to dst (NULL = discard): buffered ones first, then
+ * the socket, after sending the queued replies (never block holding them). */
+static int take_payload(struct nbd_conn *c, struct batch *b, unsigned char *in, size_t *start, size_t end,
+			unsigned char *dst, uint32_t len, size_t *got)
 {
 	size_t have = end - *start < len ? end - *start : len;
 	if (dst)
@@ -639,6 +640,8 @@ static int take_payload(struct nbd_conn *c, unsigned char *in, size_t *start, si
 	*got = have;
 	if (have == len)
 		return 0;
+	if (batch_flush(c, b))
+		return -1;
 	size_t more = 0;
 	int rc = dst ? conn_recv(c, dst + have, len - have, &more) : conn_skip(c, len - have);
 	*got += more;
@@ -693,7 +696,7 @@ static void conn_serve_inline(struct nbd_conn *c)
 		if (v == NBD_REQ_ERROR) {
 			log_info("nbd: %s: %s offset %" PRIu64 " length %u flags 0x%x: error %u", c->peer,
 				 nbd_cmd_name(r.type, name, sizeof name), r.offset, r.length, r.flags, error);
-			if (r.type == NBD_CMD_WRITE && take_payload(c, in, &start, end, NULL, r.length, &got)) {
+			if (r.type == NBD_CMD_WRITE && take_payload(c, b, in, &start, end, NULL, r.length, &got)) {
 				batch_flush(c, b);
 				conn_drop(c, "client went away in a write payload");
 				goto out;
@@ -701,13 +704,14 @@ static void conn_serve_inline(struct nbd_conn *c)
 			atomic_fetch_add(&s->errors, 1);
 			batch_add(c, b, &r, error, NULL);
 		} else if (r.type == NBD_CMD_WRITE) {
-			if (take_payload(c, in, &start, end, base + r.offset, r.length, &got)) {
+			if (take_payload(c, b, in, &start, end, base + r.offset, r.length, &got)) {
 				batch_flush(c, b);
 				conn_drop(c, "client went away after %zu of %u bytes of write payload", got, r.length);
 				goto out;
 			}
 			atomic_fetch_add(&s->writes, 1);
 			atomic_fetch_add(&s->bytes_written, r.length);
+			b->bytes += r.length; /* bounds how long its reply waits */
 			batch_add(c, b, &r, 0, NULL);
 		} else if (r.type == NBD_CMD_READ) {
 			atomic_fetch_add(&s->reads, 1);

@@ -13,13 +13,13 @@
 # (server on host 0, client on host 1). One JSON line per row to
 # $MEMSYNC_OUT/remote.jsonl (MB/s = 10^6 bytes/s); a table on stderr.
 #
-# options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve, default 4)
+# options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve; default 0 = auto)
 set -euo pipefail
 : "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
 MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 export MEMSYNC_SRC
 quick=${MEMSYNC_QUICK:-0}
-profiles="local lan wan" workers=4
+profiles="local lan wan" workers=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--profiles) profiles=${2//,/ }; shift 2 ;;
@@ -54,10 +54,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Run a command on the server host (netns) or locally.
-on_server() { if [ -n "$server_ns" ]; then ip netns exec "$server_ns" "$@"; else "$@"; fi; }
 # Run a command on the client host (netns) or locally.
 on_client() { if [ -n "$client_ns" ]; then ip netns exec "$client_ns" "$@"; else "$@"; fi; }
+
+# Start a server in the background on the server host; its pid goes to pids.
+# (ip netns exec and a plain command both exec, so $! is the server itself.)
+spawn_server() {
+	if [ -n "$server_ns" ]; then ip netns exec "$server_ns" "$@" &
+	else "$@" & fi
+	pids+=($!)
+}
 
 # Wait until an NBD server answers at URI.
 wait_ready() {
@@ -72,14 +78,12 @@ wait_ready() {
 
 # Start both servers on $addr; sets uri_memsync and uri_nbdkit.
 start_servers() {
-	on_server "$serve" --listen "$addr:10809" --backend "memory:$export_size" --workers "$workers" -q &
-	pids+=($!)
+	spawn_server "$serve" --listen "$addr:10809" --backend "memory:$export_size" --workers "$workers" -q
 	uri_memsync=nbd://$addr:10809/
 	wait_ready "$uri_memsync"
 	on_client "$client" --uri "$uri_memsync" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
 	if [ $have_nbdkit = 1 ]; then
-		on_server nbdkit -f -i "$addr" -p 10810 memory "$export_size" &
-		pids+=($!)
+		spawn_server nbdkit -f -i "$addr" -p 10810 memory "$export_size"
 		uri_nbdkit=nbd://$addr:10810/
 		wait_ready "$uri_nbdkit"
 		on_client "$client" --uri "$uri_nbdkit" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
