@@ -90,6 +90,8 @@ if command -v psktool >/dev/null; then
 	head -c 16M /dev/urandom >"$TMPDIR_TEST/tin.bin"
 	nbdcopy "$TMPDIR_TEST/tin.bin" "$TURI" && nbdcopy "$TURI" "$TMPDIR_TEST/tout.bin" || fail "nbdcopy over TLS"
 	cmp "$TMPDIR_TEST/tin.bin" "$TMPDIR_TEST/tout.bin" || fail "TLS round trip differs"
+	"$MEMSYNC_BUILD/memsync-remote-bench" --uri "$TURI" --op write --pattern rand --bs 64K --total 16M \
+		--inflight 32 --nconn 2 >/dev/null || fail "memsync client over TLS"
 	nbdinfo "nbd://127.0.0.1:$PORT/" >/dev/null 2>&1 && fail "plain client accepted by a TLS server"
 	psktool -u alice -p "$TMPDIR_TEST/wrong.psk" >/dev/null
 	nbdinfo "nbds://alice@127.0.0.1:$PORT/?tls-psk-file=$TMPDIR_TEST/wrong.psk" >/dev/null 2>&1 &&

@@ -29,7 +29,13 @@
 struct remote;
 
 struct remote_opts {
-	const char *uri;
+	const char *uri;      /* a libnbd URI; or NULL and the fields below */
+	const char *host, *port;          /* TCP (port NULL = 10809) ... */
+	const char *unix_path;            /* ... or a UNIX socket */
+	const char *export_name;          /* NULL = "" */
+	const char *tls_psk_file;         /* TLS with PSK ("user:hexkey" lines) ... */
+	const char *tls_username;         /* NULL = the login name */
+	const char *tls_certificates;     /* ... or with X.509 (dir with ca-cert.pem) */
 	int nconn;            /* connections (0 = 1); reduced to 1 if the server lacks multi-conn */
 	int max_inflight;     /* requests in flight over all connections (0 = 64) */
 	uint64_t chunk_size;  /* client-side chunking: split requests at multiples of this (0 = 32 MiB pieces) */
@@ -54,6 +60,9 @@ int remote_available(void);
 
 /* Connect with defaults for everything but the URI and connection count. */
 struct remote *remote_connect(const char *uri, int nconn, struct err *e);
+/* Build a libnbd URI from the host/port/unix/TLS fields of o into buf. */
+int remote_build_uri(const struct remote_opts *o, char *buf, size_t cap, struct err *e);
+
 /* Connect with all options. */
 struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e);
 

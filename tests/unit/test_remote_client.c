@@ -243,6 +243,20 @@ int main(void)
 	struct nbd_server *s = nbd_server_new(b, NULL, &e);
 	CHECK(s && nbd_server_listen(s, NULL, sock, &e) == 0);
 	exercise(uri, 1, 8, 40u << 20);
+	/* the same export by socket path instead of a URI */
+	char built[512];
+	struct remote_opts byparts = {.unix_path = sock, .nconn = 2};
+	struct remote *rp = remote_connect_opts(&byparts, &e);
+	CHECK(rp && remote_size(rp) == SIZE);
+	remote_close(rp);
+	struct remote_opts tcp = {.host = "::1", .port = "1234", .export_name = "a b", .tls_psk_file = "/k s.psk",
+				  .tls_username = "alice"};
+	CHECK(remote_build_uri(&tcp, built, sizeof built, &e) == 0);
+	CHECK(!strcmp(built, "nbds://alice@[::1]:1234/a%20b?tls-psk-file=/k%20s.psk"));
+	struct remote_opts both = {.host = "h", .unix_path = "/s"};
+	err_clear(&e);
+	CHECK(remote_build_uri(&both, built, sizeof built, &e) == -1);
+	err_clear(&e);
 	exercise(uri, 4, 64, 40u << 20);
 	struct nbd_server_stats st;
 	nbd_server_stats(s, &st);
