@@ -7,11 +7,12 @@
 
 #include "approach.h"
 
-extern const struct approach_ops memory_ops, disk_ops;
+extern const struct approach_ops memory_ops, disk_ops, uffd_ops;
 
 const struct approach_ops *const approach_registry[] = {
 	&memory_ops,
 	&disk_ops,
+	&uffd_ops,
 	NULL,
 };
 

@@ -1,0 +1,237 @@
+/*
+ * uffd_migrate.c - post-copy migration for the uffd approach.
+ *
+ * Source (local process of host 0): migrate_source() serves the region to
+ * the destination over NBD, from a backend that reads the workload's memory
+ * with process_vm_readv for chunks present on the source and the remote
+ * copy for chunks the source never touched. Reads are held back until the
+ * switch-over: the destination connects while the writer still runs (so
+ * the handshakes are not part of the downtime), then the writer is
+ * suspended, reads are released and migrate_source() returns at once.
+ *
+ * Destination (host 2): an empty registered region (REGION_ANON_UFFD)
+ * whose faults pull from the source; after the first fault is resolved
+ * (the workload has resumed) the background puller drains the rest.
+ */
+#include "uffd_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "nbd_server.h"
+
+/* The source's NBD export of the migrating region. */
+struct uffd_mig {
+	struct backend b; /* first: the backend callbacks get &b */
+	struct uffd *u;
+	struct nbd_server *srv;
+	atomic_ullong served;
+};
+
+/* Wait until the switch-over (or stop); 0 when switched. */
+static int wait_switched(struct uffd *u)
+{
+	pthread_mutex_lock(&u->sw_lock);
+	while (!atomic_load(&u->switched) && !atomic_load(&u->stopping))
+		pthread_cond_wait(&u->sw_cond, &u->sw_lock);
+	pthread_mutex_unlock(&u->sw_lock);
+	return atomic_load(&u->switched) ? 0 : -1;
+}
+
+/* Read [off, off + len) of the source's current content. */
+static int mig_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e)
+{
+	struct uffd_mig *mg = (struct uffd_mig *)b;
+	struct uffd *u = mg->u;
+	if (wait_switched(u))
+		return err_errno(e, ESHUTDOWN, "source is stopping");
+	unsigned char *p = buf;
+	uint64_t end = off + len;
+	while (off < end) {
+		uint64_t c = off / u->chunk;
+		int absent = atomic_load(&u->state[c]) == CH_ABSENT;
+		/* A run of chunks of the same kind. */
+		uint64_t pend = (c + 1) * u->chunk;
+		while (pend < end && (atomic_load(&u->state[pend / u->chunk]) == CH_ABSENT) == absent)
+			pend += u->chunk;
+		if (pend > end)
+			pend = end;
+		size_t n = (size_t)(pend - off);
+		if (absent) {
+			/* Never touched on the source: the remote copy is current. */
+			struct remote *rm = uffd_fg(u, e);
+			if (!rm || remote_pread(rm, p, n, off, e))
+				return -1;
+		} else {
+			for (uint64_t cc = c; cc * u->chunk < pend; cc++) {
+				uint64_t t0 = now_ns();
+				while (atomic_load(&u->state[cc]) != CH_PRESENT) {
+					if (now_ns() - t0 > u->cfg.timeout_ns)
+						return err_errno(e, ETIMEDOUT, "chunk %" PRIu64 " never arrived on the source",
+								 cc);
+					sched_yield();
+				}
+			}
+			struct iovec lv = {p, n}, rv = {(void *)(uintptr_t)(u->base + off), n};
+			ssize_t got = process_vm_readv(u->r->workload_pid, &lv, 1, &rv, 1, 0);
+			if (got != (ssize_t)n)
+				return err_errno(e, got < 0 ? errno : EIO, "reading the source workload's memory at %" PRIu64,
+						 off);
+		}
+		p += n;
+		off = pend;
+	}
+	atomic_fetch_add(&mg->served, len);
+	return 0;
+}
+
+/* The export is read-only. */
+static int mig_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
+{
+	(void)b, (void)buf, (void)len, (void)off;
+	return err_errno(e, EROFS, "the migration source is read-only");
+}
+
+/* Nothing to flush. */
+static int mig_flush(struct backend *b, struct err *e)
+{
+	(void)b, (void)e;
+	return 0;
+}
+
+/* Read-only. */
+static int mig_trim(struct backend *b, size_t len, uint64_t off, struct err *e)
+{
+	(void)b, (void)len, (void)off;
+	return err_errno(e, EROFS, "the migration source is read-only");
+}
+
+/* Owned by struct uffd_mig. */
+static void mig_close(struct backend *b)
+{
+	(void)b;
+}
+
+static const struct backend_ops mig_ops = {
+	.kind = "uffd-migration-source",
+	.read = mig_read,
+	.write = mig_write,
+	.flush = mig_flush,
+	.trim = mig_trim,
+	.zero = mig_trim,
+	.close = mig_close,
+};
+
+/* Source local process: serve the region, suspend the writer, switch over. */
+int uffd_migrate_source(struct region *r, struct migration *m, struct err *e)
+{
+	struct uffd *u = r->priv;
+	const struct scenario *sc = u->sc;
+	if (atomic_load(&u->failed)) {
+		pthread_mutex_lock(&u->err_lock);
+		err_set(e, "%s", u->fatal.msg);
+		pthread_mutex_unlock(&u->err_lock);
+		return -1;
+	}
+	struct uffd_mig *mg = calloc(1, sizeof *mg);
+	if (!mg)
+		return err_errno(e, ENOMEM, "migration source");
+	mg->b.ops = &mig_ops;
+	mg->b.size = u->size;
+	snprintf(mg->b.spec, sizeof mg->b.spec, "uffd-source:%d", r->workload_pid);
+	mg->u = u;
+	struct nbd_server_opts o = {.workers = 8, .readonly = 1};
+	mg->srv = nbd_server_new(&mg->b, &o, e);
+	if (!mg->srv) {
+		free(mg);
+		return -1;
+	}
+	u->mig = mg;
+	char port[16];
+	snprintf(port, sizeof port, "%d", sc->port + u->cfg.mig_port_offset);
+	if (nbd_server_listen(mg->srv, sc->local_addr, port, e))
+		return -1;
+	/* Let the destination connect (and handshake) before the downtime starts. */
+	unsigned want = 1 + u->cfg.pullers;
+	uint64_t t0 = now_ns();
+	for (;;) {
+		struct nbd_server_stats st;
+		nbd_server_stats(mg->srv, &st);
+		if (st.connections_active >= want)
+			break;
+		if (now_ns() - t0 > 10000000000ull) {
+			log_warn("uffd: only %llu of %u destination connections after 10 s; switching anyway",
+				 (unsigned long long)st.connections_active, want);
+			break;
+		}
+		usleep(500);
+	}
+	atomic_store(&u->pull_paused, 1);
+	if (m->suspend_source(m, e))
+		return -1;
+	pthread_mutex_lock(&u->sw_lock);
+	atomic_store(&u->switched, 1);
+	pthread_cond_broadcast(&u->sw_cond);
+	pthread_mutex_unlock(&u->sw_lock);
+	m->rounds = 1;
+	m->bytes_moved = u->size; /* post-copy moves every byte once (the record's dest_bytes_pulled measures it) */
+	m->bytes_resent = 0;
+	return 0;
+}
+
+/* Stop the migration server (uffd_stop). */
+void uffd_migrate_stop(struct uffd *u)
+{
+	if (!u->mig)
+		return;
+	if (u->mig->srv)
+		nbd_server_free(u->mig->srv);
+	log_debug("uffd: migration source served %llu bytes", (unsigned long long)u->mig->served);
+	free(u->mig);
+	u->mig = NULL;
+}
+
+/* Destination process: an empty registered region pulling from the source. */
+int uffd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e)
+{
+	if (!remote_available())
+		return err_set(e, "uffd needs libnbd (not found at build time)");
+	struct uffd *u = uffd_new(sc, r, e);
+	if (!u)
+		return -1;
+	u->dest = 1;
+	u->cfg.wp = 0;
+	snprintf(u->uri, sizeof u->uri, "nbd://%s:%d/", sc->local_addr, sc->port + u->cfg.mig_port_offset);
+	r->kind = REGION_ANON_UFFD;
+	r->uffd_register_wp = 0;
+	r->priv = u;
+	return 0;
+}
+
+/* Destination puller: connect to the source as soon as it listens. */
+int uffd_connect_dest(struct uffd *u, struct err *e)
+{
+	struct err sub = {0};
+	uint64_t t0 = now_ns(), tries = 0;
+	while (!atomic_load(&u->stopping)) {
+		err_clear(&sub);
+		tries++;
+		if (uffd_connect(u, &sub) == 0) {
+			log_debug("uffd: connected to the migration source %s after %llu attempts, %.1f ms", u->uri,
+				  (unsigned long long)tries, (double)(now_ns() - t0) / 1e6);
+			return 0;
+		}
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	return err_set(e, "no connection to the migration source %s: %s", u->uri, sub.msg);
+}
