@@ -1,0 +1,90 @@
+/*
+ * delta_proto.h - the delta approach's wire format: a small binary framed
+ * push protocol (hash exchange, chunk frames, cycle acknowledgements).
+ *
+ * Every frame is a 12-byte header followed by a payload:
+ *   u32 magic "MSDL" | u8 version | u8 type | u16 flags (0) | u32 payload length
+ * All integers are little-endian. Every length has a cap, every type a fixed
+ * or bounded payload size; the functions here are pure (no I/O, no
+ * allocation) so they are unit-tested and fuzzed directly.
+ *
+ * A session: source -> HELLO; destination -> HELLO_REPLY and HASHES frames
+ * covering its current content (hashed with the source's algorithm and
+ * chunk size); then cycles: source -> BEGIN, CHUNK..., END; destination ->
+ * ACK (or ERROR). BYE ends a session cleanly.
+ */
+#ifndef MEMSYNC_DELTA_PROTO_H
+#define MEMSYNC_DELTA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DELTA_MAGIC 0x4c44534du /* "MSDL" in memory order */
+#define DELTA_VERSION 1
+#define DELTA_HDR_LEN 12
+#define DELTA_MIN_CHUNK 4096u
+#define DELTA_MAX_CHUNK (1u << 20)
+#define DELTA_MAX_PAYLOAD (DELTA_MAX_CHUNK + 16u) /* a CHUNK frame of the largest chunk */
+#define DELTA_MAX_HASH 16u
+#define DELTA_MAX_SIZE (1ull << 40)   /* 1 TiB region cap */
+#define DELTA_MAX_ERRMSG 256u
+
+enum delta_type {
+	DELTA_HELLO = 1,       /* u64 size, u32 chunk, u8 algo, u8 mode, u16 0, u64 session */
+	DELTA_HELLO_REPLY = 2, /* u64 size, u32 chunk, u8 algo, u8 status, u16 0, u64 nchunks */
+	DELTA_HASHES = 3,      /* u64 first, u32 count, u8 hash_len, u8[3] 0, count * hash_len bytes */
+	DELTA_BEGIN = 4,       /* u64 cycle, u64 size */
+	DELTA_CHUNK = 5,       /* u64 offset, u32 len, u32 0, len bytes */
+	DELTA_END = 6,         /* u64 cycle, u64 nchunks, u64 bytes */
+	DELTA_ACK = 7,         /* u64 cycle, u32 status, u32 0 */
+	DELTA_ERROR = 8,       /* u32 code, u16 len, u16 0, len bytes of text */
+	DELTA_BYE = 9,         /* empty */
+	DELTA_TYPE_MAX = 9,
+};
+
+enum delta_hash_algo { DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32, DELTA_ALGO_MAX = DELTA_ADLER32 };
+
+/* A decoded frame; pointers refer into the parsed buffer. */
+struct delta_msg {
+	uint8_t type;
+	uint32_t len; /* payload length */
+	union {
+		struct { uint64_t size, session; uint32_t chunk; uint8_t algo, mode; } hello;
+		struct { uint64_t size, nchunks; uint32_t chunk; uint8_t algo, status; } reply;
+		struct { uint64_t first; uint32_t count; uint8_t hash_len; const uint8_t *hashes; } hashes;
+		struct { uint64_t cycle, size; } begin;
+		struct { uint64_t off; uint32_t len; const uint8_t *data; } chunk;
+		struct { uint64_t cycle, nchunks, bytes; } end;
+		struct { uint64_t cycle; uint32_t status; } ack;
+		struct { uint32_t code; uint16_t len; const char *text; } error;
+	} u;
+};
+
+/* Hash length in bytes of an algorithm, 0 if unknown. */
+unsigned delta_hash_len(unsigned algo);
+
+/* Decode a frame header; 0 ok (type, payload length set), -1 malformed
+ * (why says what). Checks magic, version, type and the per-type length caps. */
+int delta_hdr_decode(const uint8_t hdr[DELTA_HDR_LEN], struct delta_msg *m, const char **why);
+
+/* Decode the payload of a frame whose header was decoded into m; 0 or -1 (why). */
+int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why);
+
+/* Parse one frame from buf: 1 = parsed (*used bytes), 0 = need more bytes,
+ * -1 = malformed (why). */
+int delta_parse(const uint8_t *buf, size_t len, struct delta_msg *m, size_t *used, const char **why);
+
+/* Encoders: write a whole frame (header + fixed payload) into out, return its
+ * length. out must hold DELTA_HDR_LEN + 40 bytes. CHUNK, HASHES and ERROR
+ * write only the header and the fixed part; the caller appends the data. */
+size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint64_t session);
+size_t delta_enc_reply(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t status, uint64_t nchunks);
+size_t delta_enc_hashes(uint8_t *out, uint64_t first, uint32_t count, uint8_t hash_len);
+size_t delta_enc_begin(uint8_t *out, uint64_t cycle, uint64_t size);
+size_t delta_enc_chunk(uint8_t *out, uint64_t off, uint32_t len);
+size_t delta_enc_end(uint8_t *out, uint64_t cycle, uint64_t nchunks, uint64_t bytes);
+size_t delta_enc_ack(uint8_t *out, uint64_t cycle, uint32_t status);
+size_t delta_enc_error(uint8_t *out, uint32_t code, uint16_t len);
+size_t delta_enc_bye(uint8_t *out);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * delta_tool.c - memsync-delta: the delta engine on the command line.
+ *
+ *   memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]
+ *       receive into FILE (created if missing), one session after another
+ *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file]
+ *       one connect + hash exchange + cycle; prints one JSON line of stats
+ *   memsync-delta hashbench [--size BYTES] [--quick]
+ *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
+ *
+ * Used by harness/bench/delta.sh (side by side with rsync over the same
+ * emulated link) and by tests/test-delta-faults.sh.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "delta_engine.h"
+#include "log.h"
+#include "units.h"
+
+/* Print usage and return 2. */
+static int usage(void)
+{
+	fprintf(stderr, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
+			"       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file]\n"
+			"       memsync-delta hashbench [--size BYTES] [--quick]\n");
+	return 2;
+}
+
+/* Receive into a file. */
+static int cmd_recv(int argc, char **argv)
+{
+	if (argc < 4)
+		return usage();
+	int once = 0, drop = 0, port = atoi(argv[2]);
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "--once"))
+			once = 1;
+		else if (!strcmp(argv[i], "--drop-after") && i + 1 < argc)
+			drop = atoi(argv[++i]);
+		else
+			return usage();
+	}
+	struct err e = {0};
+	struct stat st;
+	uint64_t size = stat(argv[3], &st) == 0 ? (uint64_t)st.st_size : 0;
+	struct delta_store s;
+	if (delta_store_open(&s, argv[3], size, &e))
+		goto fail;
+	s.fault_drop_chunks = drop;
+	int lfd = delta_listen(argv[1], &port, &e);
+	if (lfd < 0)
+		goto fail;
+	fprintf(stderr, "memsync-delta: listening on %s:%d\n", argv[1], port);
+	for (;;) {
+		struct delta_conn c;
+		int r = delta_accept(lfd, &c, -1, &e);
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			continue;
+		struct err se = {0};
+		int rc = delta_recv_session(&s, &c, &se);
+		if (rc) {
+			fprintf(stderr, "memsync-delta: session ended: %s\n", se.msg);
+			delta_linger_error(&c, se.msg);
+		}
+		else
+			fprintf(stderr, "memsync-delta: session done (%llu cycles, %llu bytes in)\n",
+				(unsigned long long)s.cycles, (unsigned long long)s.bytes_in);
+		delta_conn_close(&c);
+		if (once)
+			return rc ? 1 : 0;
+	}
+fail:
+	fprintf(stderr, "memsync-delta: %s\n", e.msg);
+	return 1;
+}
+
+/* One push of a file. */
+static int cmd_push(int argc, char **argv)
+{
+	if (argc < 4)
+		return usage();
+	uint64_t chunk = 64 << 10;
+	unsigned algo = DELTA_XXH3, workers = 2, mode = 0;
+	for (int i = 4; i < argc; i++) {
+		struct err pe = {0};
+		if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
+			if (parse_size(argv[++i], &chunk, &pe))
+				return fprintf(stderr, "memsync-delta: %s\n", pe.msg), 2;
+		} else if (!strcmp(argv[i], "--hash") && i + 1 < argc) {
+			if (!(algo = delta_algo_parse(argv[++i])))
+				return usage();
+		} else if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+			workers = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--whole-file")) {
+			mode = 1;
+		} else {
+			return usage();
+		}
+	}
+	struct err e = {0};
+	int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st))
+		return fprintf(stderr, "memsync-delta: cannot open %s: %s\n", argv[3], strerror(errno)), 1;
+	uint64_t size = (uint64_t)st.st_size;
+	const uint8_t *map = size ? mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : (const uint8_t *)"";
+	if (map == MAP_FAILED)
+		return fprintf(stderr, "memsync-delta: cannot map %s: %s\n", argv[3], strerror(errno)), 1;
+	struct delta_sender s;
+	uint64_t t0 = now_ns();
+	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e) ||
+	    delta_sender_connect(&s, size, 10000, &e))
+		goto fail;
+	uint64_t t1 = now_ns();
+	struct delta_view v = {.base = map, .size = size};
+	if (delta_sender_cycle(&s, &v, NULL, &e))
+		goto fail;
+	uint64_t t2 = now_ns();
+	uint64_t wire = s.c.bytes_in + s.c.bytes_out;
+	delta_sender_free(&s);
+	printf("{\"tool\":\"memsync-delta\",\"size\":%llu,\"chunk\":%llu,\"hash\":\"%s\",\"mode\":\"%s\",\"workers\":%u,"
+	       "\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,\"chunks_sent\":%llu,"
+	       "\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
+	       (unsigned long long)size, (unsigned long long)chunk, delta_algo_name(algo), mode ? "whole-file" : "chunks",
+	       workers, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, (double)(t2 - t0) / 1e9,
+	       (double)s.last_hash_ns / 1e9, (unsigned long long)s.last_chunks, (unsigned long long)s.last_bytes,
+	       (unsigned long long)s.hash_wire, (unsigned long long)wire);
+	return 0;
+fail:
+	fprintf(stderr, "memsync-delta: %s\n", e.msg);
+	return 1;
+}
+
+/* Hash throughput per algorithm, chunk size and thread count. */
+static int cmd_hashbench(int argc, char **argv)
+{
+	uint64_t size = 256 << 20;
+	int quick = 0;
+	for (int i = 2; i < argc; i++) {
+		struct err pe = {0};
+		if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+			if (parse_size(argv[++i], &size, &pe))
+				return fprintf(stderr, "memsync-delta: %s\n", pe.msg), 2;
+		} else if (!strcmp(argv[i], "--quick")) {
+			quick = 1;
+		} else {
+			return usage();
+		}
+	}
+	uint8_t *buf = malloc(size);
+	if (!buf)
+		return fprintf(stderr, "memsync-delta: out of memory\n"), 1;
+	for (uint64_t i = 0; i < size; i++)
+		buf[i] = (uint8_t)(i * 2654435761u >> 13);
+	static const uint32_t chunks[] = {4096, 16384, 65536, 262144, 1048576};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads[] = {1, (unsigned)(ncpu > 1 ? ncpu : 2)};
+	uint64_t maxn = size / 4096;
+	delta_hash_t *out = malloc(sizeof *out * maxn);
+	for (unsigned a = 1; a <= DELTA_ALGO_MAX; a++)
+		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+			for (size_t t = 0; t < 2; t++) {
+				uint64_t n = size / chunks[c];
+				int reps = quick ? 2 : 5;
+				uint64_t best = UINT64_MAX;
+				delta_hash_chunks(a, buf, size, chunks[c], 0, n, threads[t], out); /* warm */
+				for (int r = 0; r < reps; r++) {
+					uint64_t t0 = now_ns();
+					delta_hash_chunks(a, buf, size, chunks[c], 0, n, threads[t], out);
+					uint64_t d = now_ns() - t0;
+					if (d < best)
+						best = d;
+				}
+				printf("{\"type\":\"delta-hash\",\"hash\":\"%s\",\"chunk\":%u,\"threads\":%u,\"size\":%llu,"
+				       "\"seconds\":%.6f,\"gb_s\":%.3f}\n",
+				       delta_algo_name(a), chunks[c], threads[t], (unsigned long long)size,
+				       (double)best / 1e9, (double)size / ((double)best / 1e9) / 1e9);
+				fflush(stdout);
+			}
+	free(out);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage();
+	if (!strcmp(argv[1], "recv"))
+		return cmd_recv(argc, argv);
+	if (!strcmp(argv[1], "push"))
+		return cmd_push(argc, argv);
+	if (!strcmp(argv[1], "hashbench"))
+		return cmd_hashbench(argc, argv);
+	return usage();
+}
