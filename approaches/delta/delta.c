@@ -406,8 +406,15 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 		return -1;
 	if (migrating)
 		return 0; /* migrate_source() connects to the destination */
-	if (delta_sender_connect(&l->snd, l->mapsize, 30000, e))
+	/* Initial sync: hash exchange, then send whatever the destination lacks
+	 * (nothing for initial=same). Counters start after it. */
+	if (delta_cycle_locked(l, r, e))
 		return -1;
+	log_debug("delta: initial sync sent %llu chunks (%llu bytes), hash exchange %llu bytes",
+		  (unsigned long long)l->snd.last_chunks, (unsigned long long)l->snd.last_bytes,
+		  (unsigned long long)l->snd.hash_wire);
+	l->bytes_pushed = l->chunks_dirty = 0;
+	r->bytes_pushed = r->chunks_dirty = 0;
 	if (l->cfg.poll_ms) {
 		if (pthread_create(&l->bg, NULL, delta_bg, r))
 			return err_set(e, "cannot start the background sync thread");
@@ -524,6 +531,7 @@ static int delta_migrate_source(struct region *r, struct migration *m, struct er
 		pthread_mutex_unlock(&l->mu);
 		return err_set(e, "out of memory");
 	}
+	uint64_t prev_chunks = UINT64_MAX, stalled = 0;
 	for (int final = 0; final < 2 && !rc; final++) {
 		for (;;) {
 			uint64_t before = l->bytes_pushed;
@@ -544,7 +552,11 @@ static int delta_migrate_source(struct region *r, struct migration *m, struct er
 			}
 			log_debug("delta migrate: round %llu sent %llu chunks", (unsigned long long)m->rounds,
 				  (unsigned long long)l->snd.last_chunks);
-			if (final || l->snd.last_chunks <= l->cfg.mig_max_dirty || m->rounds >= l->cfg.mig_max_rounds)
+			/* Converged: few dirty chunks, no progress for two rounds, or the round limit. */
+			stalled = l->snd.last_chunks >= prev_chunks ? stalled + 1 : 0;
+			prev_chunks = l->snd.last_chunks;
+			if (final || l->snd.last_chunks <= l->cfg.mig_max_dirty || stalled >= 2 ||
+			    m->rounds >= l->cfg.mig_max_rounds)
 				break;
 		}
 		if (!rc && !final && m->suspend_source(m, e))

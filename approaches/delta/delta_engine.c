@@ -56,7 +56,29 @@ int delta_store_open(struct delta_store *s, const char *path, uint64_t size, str
 		return err_errno(e, errno, "cannot size %s", path);
 	s->size = size;
 	pthread_mutex_init(&s->mu, NULL);
+	/* A marker left by a receiver that died mid-cycle: the copy is partial
+	 * until a complete cycle (after a hash exchange) replaces it. */
+	char mk[4200];
+	snprintf(mk, sizeof mk, "%s.incomplete", s->path);
+	if (access(mk, F_OK) == 0) {
+		s->mid_cycle = 1;
+		log_warn("delta: %s was left mid-cycle by an earlier receiver; it is stale until the next cycle", path);
+	}
 	return 0;
+}
+
+/* Mark (or unmark) the copy as mid-cycle on disk too. */
+static void store_marker(struct delta_store *s, int on)
+{
+	char mk[4200];
+	snprintf(mk, sizeof mk, "%s.incomplete", s->path);
+	if (on) {
+		int fd = open(mk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		unlink(mk);
+	}
 }
 
 /* Read from the copy. */
@@ -93,9 +115,8 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 	pthread_mutex_lock(&s->mu);
 	uint64_t size = s->size;
 	uint64_t n = mode ? 1 : (size + chunk - 1) / chunk;
-	size_t bufsz = mode ? (4u << 20) : (size_t)chunk * HASHES_PER_FRAME;
-	if (bufsz > (64u << 20))
-		bufsz = 64u << 20;
+	size_t bufsz = 16u << 20; /* at least 16 chunks of the largest size */
+	uint64_t per = bufsz / chunk < HASHES_PER_FRAME ? bufsz / chunk : HASHES_PER_FRAME;
 	uint8_t *buf = malloc(bufsz);
 	delta_hash_t *hs = malloc(sizeof *hs * HASHES_PER_FRAME);
 	uint8_t *out = malloc((size_t)hl * HASHES_PER_FRAME);
@@ -118,8 +139,8 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 		rc = delta_put(c, hdr, k, e) || delta_put(c, hs[0].b, hl, e) ? -1 : 0;
 		goto done;
 	}
-	for (uint64_t first = 0; first < n && !rc; first += HASHES_PER_FRAME) {
-		uint64_t cnt = n - first < HASHES_PER_FRAME ? n - first : HASHES_PER_FRAME;
+	for (uint64_t first = 0; first < n && !rc; first += per) {
+		uint64_t cnt = n - first < per ? n - first : per;
 		uint64_t off = first * chunk, len = size - off < cnt * chunk ? size - off : cnt * chunk;
 		if (pread(s->fd, buf, len, (off_t)off) != (ssize_t)len) {
 			rc = err_errno(e, errno, "cannot read %s", s->path);
@@ -188,6 +209,8 @@ int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *
 				return delta_send_error(c, 2, "BEGIN inside a cycle"), err_set(e, "BEGIN inside a cycle");
 			pthread_mutex_lock(&s->mu);
 			int rc = store_resize(s, m.u.begin.size, e);
+			if (!s->mid_cycle)
+				store_marker(s, 1);
 			s->mid_cycle = 1;
 			pthread_mutex_unlock(&s->mu);
 			if (rc)
@@ -241,6 +264,7 @@ int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *
 				return delta_send_error(c, 7, e->msg), -1;
 			pthread_mutex_lock(&s->mu);
 			s->mid_cycle = 0;
+			store_marker(s, 0);
 			s->version = cycle;
 			s->cycles++;
 			pthread_mutex_unlock(&s->mu);

@@ -167,7 +167,7 @@ int delta_put(struct delta_conn *c, const void *p, size_t len, struct err *e)
 }
 
 /* Read exactly len bytes (0 ok, -1 error; eof says whether the peer closed cleanly at a frame boundary). */
-static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, int *eof, struct err *e)
+static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, int *eof, int in_frame, struct err *e)
 {
 	uint8_t *b = p;
 	size_t got = 0;
@@ -186,8 +186,8 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 		if (n < 0)
 			return err_errno(e, errno, "receive from the peer failed");
 		if (n == 0) {
-			*eof = got == 0;
-			return err_set(e, got ? "peer closed the connection inside a frame (truncated frame)"
+			*eof = got == 0 && !in_frame;
+			return err_set(e, got || in_frame ? "peer closed the connection inside a frame (truncated frame)"
 					      : "peer closed the connection");
 		}
 		got += (size_t)n;
@@ -202,11 +202,11 @@ int delta_recv(struct delta_conn *c, struct delta_msg *m, int timeout_ms, struct
 	uint8_t hdr[DELTA_HDR_LEN];
 	const char *why = "?";
 	int eof = 0;
-	if (delta_flush(c, e) || read_all(c, hdr, sizeof hdr, timeout_ms, &eof, e))
+	if (delta_flush(c, e) || read_all(c, hdr, sizeof hdr, timeout_ms, &eof, 0, e))
 		return -1;
 	if (delta_hdr_decode(hdr, m, &why))
 		return err_set(e, "malformed frame header from the peer: %s", why);
-	if (m->len && read_all(c, c->rbuf, m->len, timeout_ms, &eof, e))
+	if (m->len && read_all(c, c->rbuf, m->len, timeout_ms, &eof, 1, e))
 		return -1;
 	if (delta_payload_decode(c->rbuf, m, &why))
 		return err_set(e, "malformed frame (type %u) from the peer: %s", m->type, why);

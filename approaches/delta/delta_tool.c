@@ -196,9 +196,9 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	if (!strcmp(argv[1], "recv"))
-		return cmd_recv(argc, argv);
+		return cmd_recv(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "push"))
-		return cmd_push(argc, argv);
+		return cmd_push(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "hashbench"))
 		return cmd_hashbench(argc, argv);
 	return usage();
