@@ -66,7 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			write_open = 0;
 		}
 		struct pollfd p = {fd, (short)(POLLIN | (write_open ? POLLOUT : 0)), 0};
-		if (poll(&p, 1, 30000) <= 0) {
+		int rc = poll(&p, 1, 30000);
+		if (rc < 0 && errno == EINTR)
+			continue; /* libFuzzer's timer signal */
+		if (rc <= 0) {
 			fprintf(stderr, "server did not answer or close for 30 s (sent %zu of %zu bytes)\n", sent, size);
 			abort(); /* the server hung */
 		}
