@@ -566,7 +566,7 @@ static void *worker_run(void *arg)
  */
 struct batch {
 	struct iovec iov[BATCH_IOV];
-	unsigned char hdr[BATCH_IOV / 2][NBD_STRUCTURED_REPLY_LEN + 8];
+	unsigned char hdr[BATCH_IOV][NBD_STRUCTURED_REPLY_LEN + 8]; /* one per reply; nhdr <= niov */
 	int niov, nhdr;
 	size_t bytes;
 };

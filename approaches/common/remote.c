@@ -115,7 +115,7 @@ struct rconn {
 	struct nbd_handle *h;      /* NULL while reconnecting; replaced by the poller only */
 	pthread_mutex_t lock;      /* h, pending, broken; held while submitting to h */
 	struct rreq *pending;      /* waiting for a (re)connection */
-	int broken;                /* gave up reconnecting */
+	atomic_int broken;         /* gave up reconnecting */
 	pthread_mutex_t done_lock; /* leaf lock: taken inside libnbd callbacks */
 	struct rreq *inflight;     /* submitted, not completed (doubly linked) */
 	struct rreq *done;         /* completed, not yet delivered */

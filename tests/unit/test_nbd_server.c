@@ -279,14 +279,26 @@ static void test_commands(struct nbd_server *s, int structured)
 		CHECK(request(fd, NBD_CMD_READ, 0, 9, SIZE, 1) == 0);
 		CHECK(get(fd, b, 26) == 0 && nbd_get16(b + 6) == NBD_REPLY_TYPE_ERROR && nbd_get32(b + 20) == NBD_EINVAL);
 	}
-	/* pipelined: 64 small writes in flight, all answered once */
-	int seen[64] = {0};
-	for (int i = 0; i < 64; i++) {
-		request(fd, NBD_CMD_WRITE, 0, 100 + (uint64_t)i, (uint64_t)i * 4096, 4096);
-		put(fd, w + i * 4096, 4096);
+	/* pipelined: 200 small writes and flushes in flight, all answered once */
+	int seen[200] = {0};
+	unsigned char *batch = malloc(200 * (NBD_REQUEST_LEN + 512)), *p = batch;
+	for (int i = 0; i < 200; i++) {
+		nbd_put32(p, NBD_REQUEST_MAGIC);
+		nbd_put16(p + 4, 0);
+		nbd_put16(p + 6, i % 2 ? NBD_CMD_WRITE : NBD_CMD_FLUSH);
+		nbd_put64(p + 8, 100 + (uint64_t)i);
+		nbd_put64(p + 16, i % 2 ? (uint64_t)i * 512 : 0);
+		nbd_put32(p + 24, i % 2 ? 512 : 0);
+		p += NBD_REQUEST_LEN;
+		if (i % 2) {
+			memcpy(p, w + i * 512, 512);
+			p += 512;
+		}
 	}
-	for (int i = 0; i < 64; i++) {
-		if (simple_reply(fd, &h) != 0 || h < 100 || h >= 164 || seen[h - 100]++) {
+	CHECK(put(fd, batch, (size_t)(p - batch)) == 0); /* one send: one recv on the server */
+	free(batch);
+	for (int i = 0; i < 200; i++) {
+		if (simple_reply(fd, &h) != 0 || h < 100 || h >= 300 || seen[h - 100]++) {
 			CHECK(!"pipelined reply wrong");
 			break;
 		}
