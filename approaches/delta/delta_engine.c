@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -106,7 +107,8 @@ void delta_store_close(struct delta_store *s)
 	pthread_mutex_destroy(&s->mu);
 }
 
-/* Send the hashes of the store's content for one session. */
+/* Send the hashes of the store's content for one session: map the copy,
+ * hash every chunk with two threads, send them in HASHES frames. */
 static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32_t chunk, unsigned algo,
 			     unsigned mode, struct err *e)
 {
@@ -115,46 +117,35 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 	pthread_mutex_lock(&s->mu);
 	uint64_t size = s->size;
 	uint64_t n = mode ? 1 : (size + chunk - 1) / chunk;
-	size_t bufsz = 16u << 20; /* at least 16 chunks of the largest size */
-	uint64_t per = bufsz / chunk < HASHES_PER_FRAME ? bufsz / chunk : HASHES_PER_FRAME;
-	uint8_t *buf = malloc(bufsz);
-	delta_hash_t *hs = malloc(sizeof *hs * HASHES_PER_FRAME);
+	const uint8_t *map = (const uint8_t *)"";
+	delta_hash_t *hs = calloc(n ? n : 1, sizeof *hs);
 	uint8_t *out = malloc((size_t)hl * HASHES_PER_FRAME);
 	int rc = 0;
-	if (!buf || !hs || !out) {
+	if (size) {
+		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd, 0);
+		if (p == MAP_FAILED)
+			rc = err_errno(e, errno, "cannot map %s", s->path);
+		else
+			map = p;
+	}
+	if (!rc && (!hs || !out))
 		rc = err_set(e, "out of memory");
-		goto done;
+	if (!rc) {
+		if (mode)
+			delta_hash(algo, map, size, &hs[0]);
+		else
+			delta_hash_chunks(algo, map, size, chunk, 0, n, 2, hs);
 	}
-	if (mode) { /* whole file: one hash, streamed */
-		/* Hash in pieces would change the value; read the whole file. */
-		uint8_t *all = size ? malloc(size) : NULL;
-		if (size && (!all || pread(s->fd, all, size, 0) != (ssize_t)size)) {
-			free(all);
-			rc = err_set(e, "cannot read the destination for its whole-file hash");
-			goto done;
-		}
-		delta_hash(algo, all ? all : (const uint8_t *)"", size, &hs[0]);
-		free(all);
-		size_t k = delta_enc_hashes(hdr, 0, 1, (uint8_t)hl);
-		rc = delta_put(c, hdr, k, e) || delta_put(c, hs[0].b, hl, e) ? -1 : 0;
-		goto done;
-	}
-	for (uint64_t first = 0; first < n && !rc; first += per) {
-		uint64_t cnt = n - first < per ? n - first : per;
-		uint64_t off = first * chunk, len = size - off < cnt * chunk ? size - off : cnt * chunk;
-		if (pread(s->fd, buf, len, (off_t)off) != (ssize_t)len) {
-			rc = err_errno(e, errno, "cannot read %s", s->path);
-			break;
-		}
-		delta_hash_chunks(algo, buf, len, chunk, 0, cnt, 2, hs);
+	if (size && map != (const uint8_t *)"" )
+		munmap((void *)map, size);
+	pthread_mutex_unlock(&s->mu);
+	for (uint64_t first = 0; first < n && !rc; first += HASHES_PER_FRAME) {
+		uint64_t cnt = n - first < HASHES_PER_FRAME ? n - first : HASHES_PER_FRAME;
 		for (uint64_t i = 0; i < cnt; i++)
-			memcpy(out + i * hl, hs[i].b, hl);
+			memcpy(out + i * hl, hs[first + i].b, hl);
 		size_t k = delta_enc_hashes(hdr, first, (uint32_t)cnt, (uint8_t)hl);
 		rc = delta_put(c, hdr, k, e) || delta_put(c, out, cnt * hl, e) ? -1 : 0;
 	}
-done:
-	pthread_mutex_unlock(&s->mu);
-	free(buf);
 	free(hs);
 	free(out);
 	return rc ? rc : delta_flush(c, e);

@@ -3,10 +3,14 @@
  *
  *   memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]
  *       receive into FILE (created if missing), one session after another
- *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file]
- *       one connect + hash exchange + cycle; prints one JSON line of stats
+ *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]
+ *       one connect + hash exchange + cycle; prints one JSON line of stats;
+ *       --cycles: then one more cycle per line on stdin (steady state: the
+ *       destination's hashes are kept, as the approach's syncer does)
  *   memsync-delta hashbench [--size BYTES] [--quick]
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
+ *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
+ *       overwrite FRACTION of the file's blocks (distinct, random) with new bytes
  *
  * Used by harness/bench/delta.sh (side by side with rsync over the same
  * emulated link) and by tests/test-delta-faults.sh.
@@ -28,8 +32,9 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
-			"       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file]\n"
-			"       memsync-delta hashbench [--size BYTES] [--quick]\n");
+			"       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
+			"       memsync-delta hashbench [--size BYTES] [--quick]\n"
+			"       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n");
 	return 2;
 }
 
@@ -83,13 +88,50 @@ fail:
 	return 1;
 }
 
-/* One push of a file. */
+/* Print one cycle's statistics as a JSON line. */
+static void push_report(const struct delta_sender *s, uint64_t size, unsigned workers, int cycle, double connect_s,
+			double cycle_s, uint64_t wire)
+{
+	printf("{\"tool\":\"memsync-delta\",\"cycle\":%d,\"size\":%llu,\"chunk\":%u,\"hash\":\"%s\",\"mode\":\"%s\","
+	       "\"workers\":%u,\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,"
+	       "\"chunks_sent\":%llu,\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
+	       cycle, (unsigned long long)size, s->chunk, delta_algo_name(s->algo), s->mode ? "whole-file" : "chunks",
+	       workers, connect_s, cycle_s, connect_s + cycle_s, (double)s->last_hash_ns / 1e9,
+	       (unsigned long long)s->last_chunks, (unsigned long long)s->last_bytes,
+	       (unsigned long long)(cycle ? 0 : s->hash_wire), (unsigned long long)wire);
+	fflush(stdout);
+}
+
+/* Map a file at its current size (NULL on error; "" for an empty file). */
+static const uint8_t *push_map(const char *path, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "memsync-delta: cannot open %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	*size = (uint64_t)st.st_size;
+	const uint8_t *map = *size ? mmap(NULL, *size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : (const uint8_t *)"";
+	close(fd);
+	if (map == MAP_FAILED) {
+		fprintf(stderr, "memsync-delta: cannot map %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	return map;
+}
+
+/* Push a file: connect + hash exchange + one cycle; with --cycles, one more
+ * cycle (hashes kept from the last) for every line read on stdin. */
 static int cmd_push(int argc, char **argv)
 {
 	if (argc < 4)
 		return usage();
 	uint64_t chunk = 64 << 10;
 	unsigned algo = DELTA_XXH3, workers = 2, mode = 0;
+	int cycles = 0;
 	for (int i = 4; i < argc; i++) {
 		struct err pe = {0};
 		if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
@@ -102,38 +144,40 @@ static int cmd_push(int argc, char **argv)
 			workers = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--whole-file")) {
 			mode = 1;
+		} else if (!strcmp(argv[i], "--cycles")) {
+			cycles = 1;
 		} else {
 			return usage();
 		}
 	}
 	struct err e = {0};
-	int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st))
-		return fprintf(stderr, "memsync-delta: cannot open %s: %s\n", argv[3], strerror(errno)), 1;
-	uint64_t size = (uint64_t)st.st_size;
-	const uint8_t *map = size ? mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : (const uint8_t *)"";
-	if (map == MAP_FAILED)
-		return fprintf(stderr, "memsync-delta: cannot map %s: %s\n", argv[3], strerror(errno)), 1;
+	uint64_t size;
+	const uint8_t *map = push_map(argv[3], &size);
+	if (!map)
+		return 1;
 	struct delta_sender s;
 	uint64_t t0 = now_ns();
 	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e) ||
 	    delta_sender_connect(&s, size, 10000, &e))
 		goto fail;
 	uint64_t t1 = now_ns();
-	struct delta_view v = {.base = map, .size = size};
-	if (delta_sender_cycle(&s, &v, NULL, &e))
-		goto fail;
-	uint64_t t2 = now_ns();
-	uint64_t wire = s.c.bytes_in + s.c.bytes_out;
+	for (int cycle = 0;; cycle++) {
+		uint64_t w0 = s.c.bytes_in + s.c.bytes_out, tc = now_ns();
+		struct delta_view v = {.base = map, .size = size};
+		if (delta_sender_cycle(&s, &v, NULL, &e))
+			goto fail;
+		uint64_t t2 = now_ns();
+		push_report(&s, size, workers, cycle, cycle ? 0 : (double)(t1 - t0) / 1e9, (double)(t2 - tc) / 1e9,
+			    s.c.bytes_in + s.c.bytes_out - (cycle ? w0 : 0));
+		char line[64];
+		if (!cycles || !fgets(line, sizeof line, stdin))
+			break;
+		if (size)
+			munmap((void *)map, size);
+		if (!(map = push_map(argv[3], &size)))
+			return 1;
+	}
 	delta_sender_free(&s);
-	printf("{\"tool\":\"memsync-delta\",\"size\":%llu,\"chunk\":%llu,\"hash\":\"%s\",\"mode\":\"%s\",\"workers\":%u,"
-	       "\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,\"chunks_sent\":%llu,"
-	       "\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
-	       (unsigned long long)size, (unsigned long long)chunk, delta_algo_name(algo), mode ? "whole-file" : "chunks",
-	       workers, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, (double)(t2 - t0) / 1e9,
-	       (double)s.last_hash_ns / 1e9, (unsigned long long)s.last_chunks, (unsigned long long)s.last_bytes,
-	       (unsigned long long)s.hash_wire, (unsigned long long)wire);
 	return 0;
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
@@ -191,6 +235,50 @@ static int cmd_hashbench(int argc, char **argv)
 	return 0;
 }
 
+/* Overwrite a fraction of a file's blocks, chosen at random without repeats. */
+static int cmd_mutate(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage();
+	uint64_t seed = 1, block = 4096;
+	double frac = atof(argv[2]);
+	for (int i = 3; i < argc; i++) {
+		struct err pe = {0};
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--block") && i + 1 < argc) {
+			if (parse_size(argv[++i], &block, &pe) || !block)
+				return fprintf(stderr, "memsync-delta: bad block size\n"), 2;
+		} else
+			return usage();
+	}
+	int fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st))
+		return fprintf(stderr, "memsync-delta: cannot open %s: %s\n", argv[1], strerror(errno)), 1;
+	uint64_t nb = (uint64_t)st.st_size / block, want = (uint64_t)((double)nb * frac);
+	uint8_t *mark = calloc(nb ? nb : 1, 1), *buf = malloc(block);
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1, done = 0;
+	while (mark && buf && done < want) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint64_t b = x % nb;
+		if (mark[b])
+			continue;
+		mark[b] = 1;
+		for (uint64_t i = 0; i < block; i++)
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17, buf[i] = (uint8_t)x;
+		if (pwrite(fd, buf, block, (off_t)(b * block)) != (ssize_t)block)
+			return fprintf(stderr, "memsync-delta: write failed: %s\n", strerror(errno)), 1;
+		done++;
+	}
+	printf("{\"blocks\":%llu,\"changed\":%llu,\"block\":%llu}\n", (unsigned long long)nb, (unsigned long long)done,
+	       (unsigned long long)block);
+	free(mark);
+	free(buf);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -199,6 +287,8 @@ int main(int argc, char **argv)
 		return cmd_recv(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "push"))
 		return cmd_push(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mutate"))
+		return cmd_mutate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "hashbench"))
 		return cmd_hashbench(argc, argv);
 	return usage();
