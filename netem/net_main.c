@@ -266,7 +266,7 @@ static int cmd_down(const struct net_opts *o)
 		}
 	}
 	topo_destroy(t);
-	if (!rc && topo_cleanup_stale(&e) < 0) {
+	if (!rc && topo_cleanup_stale(&e)) {
 		fprintf(stderr, "memsync-net: %s\n", e.msg);
 		rc = 1;
 	}
@@ -444,8 +444,8 @@ int main(int argc, char **argv)
 		return cmd_counters(&o);
 	if (!strcmp(cmd, "cleanup")) {
 		struct err e = {0};
-		int n = topo_cleanup_stale(&e);
-		if (n < 0)
+		int n;
+		if (topo_cleanup_stale_counted(&n, &e))
 			return fprintf(stderr, "memsync-net: %s\n", e.msg), 1;
 		fprintf(stderr, "memsync-net: removed %d stale item%s\n", n, n == 1 ? "" : "s");
 		return 0;

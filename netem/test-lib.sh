@@ -5,7 +5,8 @@
 #   netem_profile NAME TEXT      write a profile file, print its path
 #   netem_up PROFILE DRIVER [N]  bring up N hosts (eval'd MEMSYNC_NET_* vars)
 #   netem_down                   tear down, assert nothing is left
-#   netem_rtt_ms FROM TO         average TCP echo RTT between two hosts, in ms
+#   netem_rtt_ms FROM TO         minimum TCP echo RTT between two hosts, in ms
+#                                (the minimum: other jobs on the machine inflate the average)
 #   netem_iperf_mbit FROM TO S   iperf3 TCP throughput for S seconds, Mbit/s
 #   in_range VALUE LO HI         true when LO <= VALUE <= HI
 
@@ -52,7 +53,7 @@ netem_down() {
 _netns_of() { eval echo "\$MEMSYNC_NET_H$1_NETNS"; }
 _addr_of() { eval echo "\$MEMSYNC_NET_H$1_ADDR"; }
 
-# Average RTT over 20 TCP echo round trips from host $1 to host $2.
+# Minimum RTT over 20 TCP echo round trips from host $1 to host $2.
 netem_rtt_ms() {
 	local port=$((7000 + RANDOM % 1000)) out
 	ip netns exec "$(_netns_of "$2")" memsync-net echo --listen "$(_addr_of "$2"):$port" --once &
@@ -61,7 +62,7 @@ netem_rtt_ms() {
 		fail "rtt probe failed"
 	wait $epid
 	echo "$out" >&2
-	echo "$out" | sed -n 's/.*avg=\([0-9.]*\).*/\1/p'
+	echo "$out" | sed -n 's/.*min=\([0-9.]*\).*/\1/p'
 }
 
 # TCP throughput in Mbit/s (receiver side) from host $1 to host $2.

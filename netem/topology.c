@@ -96,10 +96,18 @@ static pid_t owner_of(const char *name)
 	return *end == '-' && pid > 0 ? (pid_t)pid : 0;
 }
 
-/* Remove namespaces and shared pages of dead runs. */
+/* Remove leftovers of dead runs (0 or -1, the error convention). */
 int topo_cleanup_stale(struct err *e)
 {
+	int removed;
+	return topo_cleanup_stale_counted(&removed, e);
+}
+
+/* Remove namespaces and shared pages of dead runs; count them in *removed. */
+int topo_cleanup_stale_counted(int *count, struct err *e)
+{
 	int removed = 0;
+	*count = 0;
 	DIR *d = opendir(NETNS_DIR);
 	if (d) {
 		struct dirent *de;
@@ -110,6 +118,7 @@ int topo_cleanup_stale(struct err *e)
 			struct err ce = {0};
 			if (cmd_run(&ce, NULL, 0, "ip", "netns", "del", de->d_name, NULL)) {
 				closedir(d);
+				*count = removed;
 				return err_set(e, "cannot remove stale namespace %s: %s", de->d_name, ce.msg);
 			}
 			log_info("removed stale namespace %s (its creator, pid %d, is gone)", de->d_name, (int)pid);
@@ -134,7 +143,8 @@ int topo_cleanup_stale(struct err *e)
 		}
 		closedir(d);
 	}
-	return removed;
+	*count = removed;
+	return 0;
 }
 
 /* Enter netns, run fn, come back. */
@@ -238,7 +248,7 @@ int topo_create(struct topology **out, const struct netem_profile *p, int nhosts
 		return 0;
 	}
 	struct err ce = {0};
-	if (topo_cleanup_stale(&ce) < 0)
+	if (topo_cleanup_stale(&ce))
 		log_warn("%s", ce.msg);
 	if (create_namespaces(t, e) || (drv == NETEM_TC ? tc_setup(t, e) : user_setup(t, e))) {
 		topo_destroy(t);

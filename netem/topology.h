@@ -55,8 +55,10 @@ const char *topo_driver_name(const struct topology *t);
 /* Stop the link emulator, delete the namespaces, free t (NULL is fine). */
 void topo_destroy(struct topology *t);
 /* Remove namespaces and emulator state left by runs whose creating process
- * is dead; logs what it removes. Returns the number removed or -1. */
+ * is dead; logs what it removes. 0 or -1. */
 int topo_cleanup_stale(struct err *e);
+/* As topo_cleanup_stale(), also saying how many items it removed. */
+int topo_cleanup_stale_counted(int *removed, struct err *e);
 
 /* "auto", "tc", "user", "none" -> d. */
 int netem_driver_parse(const char *s, enum netem_driver *d, struct err *e);
