@@ -5,7 +5,8 @@
 #
 # Boots QEMU with a stock Debian kernel (modules nbd, sch_netem, veth, tun,
 # fuse loaded), the host's root read-only over 9p, tmpfs on /tmp, /run,
-# /var/tmp and /dev/shm, and DIR (and $MEMSYNC_OUT when set) writable. CMD runs
+# /var/tmp and /dev/shm, and DIR writable (also $MEMSYNC_OUT, the dirs in
+# $MEMSYNC_VM_RW separated by ':', and CTest's Testing/ dirs). CMD runs
 # as root with the caller's working directory and environment (plus
 # MEMSYNC_IN_VM=1); its stdout and stderr are printed when it ends. Exit code:
 # CMD's, or 1 when the VM fails, 124 on timeout.
@@ -39,7 +40,14 @@ if [ "${MEMSYNC_IN_VM:-0}" = 1 ]; then
 fi
 why=$(vm_check_tools) || { echo "vm-run: $why" >&2; exit 1; }
 kdir=$(vm_prepare) || { echo "vm-run: cannot prepare the VM kernel" >&2; exit 1; }
-[ -n "${MEMSYNC_OUT:-}" ] && [ -d "$MEMSYNC_OUT" ] && rw_dirs+=("$(cd "$MEMSYNC_OUT" && pwd)")
+# Writable besides --rw: $MEMSYNC_VM_RW (colon-separated), $MEMSYNC_OUT, and
+# CTest's Testing/ directories (so `vm-run.sh -- ctest ...` can log).
+IFS=: read -r -a extra_rw <<< "${MEMSYNC_VM_RW:-}"
+for d in ${extra_rw[@]+"${extra_rw[@]}"} "${MEMSYNC_OUT:-}" "$PWD/Testing" "${MEMSYNC_BUILD:+$MEMSYNC_BUILD/Testing}"; do
+	[ -n "$d" ] && [ -d "$d" ] || continue
+	d=$(cd "$d" && pwd)
+	case " ${rw_dirs[*]-} " in *" $d "*) ;; *) rw_dirs+=("$d") ;; esac
+done
 
 job=$(mktemp -d /tmp/memsync-vm-job.XXXXXX)
 qpid=
