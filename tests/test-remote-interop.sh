@@ -79,7 +79,18 @@ assert h.pread(512, 0) == b'b' * 512
 h.shutdown()
 " || fail "nbdsh round trips"
 grep -q 'READ offset 67108859 length 10' "$TMPDIR_TEST/serve.log" || fail "no log line for the bad read"
-kill $PID
+
+# A proxy: a second memsync-serve whose backend is the first (remote:URI).
+FIRST=$PID
+start_server --backend "remote:$URI" --workers 4
+nbdcopy "nbd://127.0.0.1:$PORT/" "$TMPDIR_TEST/proxied.bin" || fail "nbdcopy through the proxy"
+nbdcopy "$URI" "$TMPDIR_TEST/direct.bin" || fail "nbdcopy from the first server"
+cmp "$TMPDIR_TEST/proxied.bin" "$TMPDIR_TEST/direct.bin" || fail "proxy read differs"
+head -c 1M /dev/urandom >"$TMPDIR_TEST/p.bin"
+nbdcopy "$TMPDIR_TEST/p.bin" "nbd://127.0.0.1:$PORT/" || fail "write through the proxy"
+nbdcopy "$URI" "$TMPDIR_TEST/direct.bin" || fail "nbdcopy from the first server"
+cmp -n 1048576 "$TMPDIR_TEST/direct.bin" "$TMPDIR_TEST/p.bin" || fail "write through the proxy did not reach the remote"
+kill $PID $FIRST
 
 # TLS with PSK
 if command -v psktool >/dev/null; then

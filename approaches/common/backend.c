@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "remote.h"
 #include "units.h"
 
 static const unsigned char zero_block[65536];
@@ -402,13 +403,17 @@ struct backend *backend_open(const char *spec, struct err *e)
 	strcpy(buf, spec);
 	char *kind = buf, *rest = strchr(buf, ':');
 	if (!rest)
-		return err_set(e, "bad backend spec '%s': expected memory:SIZE, file:PATH[:SIZE] or dir:PATH:SIZE[:chunk=N]", spec), NULL;
+		return err_set(e, "bad backend spec '%s': expected memory:SIZE, file:PATH[:SIZE], dir:PATH:SIZE[:chunk=N] or remote:URI", spec), NULL;
 	*rest++ = '\0';
 	uint64_t size = 0, chunk = 1024 * 1024;
 	if (!strcmp(kind, "memory")) {
 		if (parse_size(rest, &size, e))
 			return NULL;
 		return backend_memory_new(size, e);
+	}
+	if (!strcmp(kind, "remote")) { /* the rest is a URI, colons and all */
+		struct remote *r = remote_connect(spec + 7, 4, e);
+		return r ? backend_remote_new(r, e) : NULL;
 	}
 	char *path = rest, *opt = strchr(rest, ':');
 	if (opt)
@@ -436,7 +441,7 @@ struct backend *backend_open(const char *spec, struct err *e)
 		}
 		return backend_dir_new(path, size, chunk, e);
 	}
-	return err_set(e, "unknown backend kind '%s' (memory, file, dir)", kind), NULL;
+	return err_set(e, "unknown backend kind '%s' (memory, file, dir, remote)", kind), NULL;
 }
 
 /* Refuse ranges outside the backend: a last line of defence. */

@@ -6,6 +6,9 @@
  *   file:PATH[:SIZE]            pread/pwrite on one file (created/grown to SIZE)
  *   dir:PATH:SIZE[:chunk=N]     one file per chunk (default 1M), so concurrent
  *                               requests do not serialize on one inode lock
+ *   remote:URI                  another NBD server through remote.h (4
+ *                               connections): serve a local NBD device or
+ *                               socket straight from the remote region
  * All calls are safe from many threads at once; none takes a global lock
  * (the kernel orders overlapping pread/pwrite; overlapping concurrent writes
  * are the caller's race, as on a disk). Errors follow err.h; e->code holds
@@ -46,6 +49,9 @@ struct backend *backend_open(const char *spec, struct err *e);
 struct backend *backend_memory_new(uint64_t size, struct err *e);
 struct backend *backend_file_new(const char *path, uint64_t size /* 0 = file's size */, struct err *e);
 struct backend *backend_dir_new(const char *path, uint64_t size, uint64_t chunk_size, struct err *e);
+struct remote;
+/* A backend forwarding to r (owned: closed with the backend). In remote.c. */
+struct backend *backend_remote_new(struct remote *r, struct err *e);
 
 /* Read len bytes at off into buf. Range must lie inside the backend. */
 int backend_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e);

@@ -68,6 +68,8 @@ struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e);
 
 /* Export size in bytes. */
 uint64_t remote_size(struct remote *r);
+/* The URI connected to. */
+const char *remote_uri(struct remote *r);
 
 /* Synchronous read/write (split into pieces, in parallel, waits for all). */
 int remote_pread(struct remote *r, void *buf, size_t len, uint64_t off, struct err *e);

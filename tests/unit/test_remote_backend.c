@@ -139,7 +139,8 @@ int main(void)
 	}
 
 	static const char *bad[] = {"", "memory", "memory:", "memory:0", "memory:12Q", "tape:1M", "file:",
-				    "dir:/tmp/x", "dir:/tmp/x:1M:chunky=4", "dir:/tmp/x:1M:chunk=0"};
+				    "dir:/tmp/x", "dir:/tmp/x:1M:chunky=4", "dir:/tmp/x:1M:chunk=0",
+				    "remote:nbd+unix:///?socket=/nonexistent/sock"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err_clear(&e);
 		b = backend_open(bad[i], &e);
