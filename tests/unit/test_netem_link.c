@@ -2,7 +2,7 @@
  * test_netem_link.c - unit test of the userspace link emulator (netem/link.c)
  * without root or TUN: SOCK_SEQPACKET socketpairs stand in for the hosts'
  * TUN devices (one packet per read, like TUN with IFF_NO_PI). Checks delay,
- * rate (serialization), random loss, the drop-tail queue limit, FIFO order
+ * jitter, rate (serialization), random loss, the drop-tail queue limit, FIFO order
  * and the per-direction counters. Upper time bounds are loose (loaded CI,
  * the VM lab); the lower bounds are what proves the emulation.
  */
@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include "log.h"
 #include "netem/link.h"
@@ -111,6 +112,39 @@ static int receive(int fd, int count, int timeout_ms, uint64_t *arrival, uint32_
 	return got;
 }
 
+/* A receiver running while the test sends, so arrival times are exact. */
+struct collector {
+	pthread_t thread;
+	int fd, count, timeout_ms, got;
+	uint64_t arr[256];
+	uint32_t seqs[256];
+};
+
+/* Thread body: receive() into the collector. */
+static void *collector_main(void *arg)
+{
+	struct collector *c = arg;
+	c->got = receive(c->fd, c->count, c->timeout_ms, c->arr, c->seqs);
+	return NULL;
+}
+
+/* Start collecting count packets from fd. */
+static void collector_start(struct collector *c, int fd, int count, int timeout_ms)
+{
+	c->fd = fd;
+	c->count = count;
+	c->timeout_ms = timeout_ms;
+	c->got = 0;
+	pthread_create(&c->thread, NULL, collector_main, c);
+}
+
+/* Wait for the collector; returns how many packets arrived. */
+static int collector_join(struct collector *c)
+{
+	pthread_join(c->thread, NULL);
+	return c->got;
+}
+
 /* A base profile: no shaping. */
 static struct netem_profile base_profile(void)
 {
@@ -127,25 +161,62 @@ static void test_delay(void)
 	struct rig r;
 	rig_start(&r, &p);
 	unsigned char pkt[100];
-	uint64_t sent[20], arr[20];
-	uint32_t seqs[20];
+	uint64_t sent[20];
+	static struct collector col;
+	collector_start(&col, r.host_fd[1], 20, 2000);
 	for (uint32_t i = 0; i < 20; i++) {
 		make_packet(pkt, sizeof pkt, 1, i);
 		sent[i] = now_ns();
 		CHECK(write(r.host_fd[0], pkt, sizeof pkt) == sizeof pkt, "write");
 		usleep(1000);
 	}
-	int got = receive(r.host_fd[1], 20, 2000, arr, seqs);
+	int got = collector_join(&col);
+	uint64_t *arr = col.arr;
+	uint32_t *seqs = col.seqs;
 	CHECK(got == 20, "delay: %d of 20 packets arrived", got);
 	for (int i = 0; i < got; i++) {
 		double ms = (double)(arr[i] - sent[seqs[i]]) / 1e6;
-		CHECK(ms >= 19.9 && ms < 60, "delay: packet %u took %.3f ms (want 20)", seqs[i], ms);
+		CHECK(ms >= 19.9 && ms < 40, "delay: packet %u took %.3f ms (want 20)", seqs[i], ms);
 		CHECK(seqs[i] == (uint32_t)i, "delay: order %u at %d", seqs[i], i);
 	}
 	usleep(20000); /* the emulator counts right after its write */
 	CHECK(r.stats->packets[0][1] == 20 && r.stats->bytes[0][1] == 2000, "counters %llu pkts %llu bytes",
 	      (unsigned long long)r.stats->packets[0][1], (unsigned long long)r.stats->bytes[0][1]);
 	CHECK(r.stats->packets[1][0] == 0, "reverse direction counted");
+	rig_stop(&r);
+}
+
+/* Jitter: delays spread over delay +- jitter, never reordered. */
+static void test_jitter(void)
+{
+	struct netem_profile p = base_profile();
+	p.delay_ns = 10000000;
+	p.jitter_ns = 5000000;
+	struct rig r;
+	rig_start(&r, &p);
+	unsigned char pkt[100];
+	uint64_t sent[50];
+	static struct collector col;
+	collector_start(&col, r.host_fd[1], 50, 2000);
+	for (uint32_t i = 0; i < 50; i++) {
+		make_packet(pkt, sizeof pkt, 1, i);
+		sent[i] = now_ns();
+		CHECK(write(r.host_fd[0], pkt, sizeof pkt) == sizeof pkt, "write");
+		usleep(2000);
+	}
+	int got = collector_join(&col);
+	uint64_t *arr = col.arr;
+	uint32_t *seqs = col.seqs;
+	CHECK(got == 50, "jitter: %d of 50 arrived", got);
+	double lo = 1e9, hi = 0;
+	for (int i = 0; i < got; i++) {
+		double ms = (double)(arr[i] - sent[seqs[i]]) / 1e6;
+		lo = ms < lo ? ms : lo;
+		hi = ms > hi ? ms : hi;
+		CHECK(seqs[i] == (uint32_t)i, "jitter reordered: %u at %d", seqs[i], i);
+	}
+	CHECK(lo >= 4.9 && lo < 9, "jitter: shortest delay %.3f ms (want 5-9)", lo);
+	CHECK(hi > 11 && hi < 40, "jitter: longest delay %.3f ms (want 11-15, loose)", hi);
 	rig_stop(&r);
 }
 
@@ -237,6 +308,7 @@ static void test_unroutable(void)
 int main(void)
 {
 	test_delay();
+	test_jitter();
 	test_rate();
 	test_loss();
 	test_limit();
