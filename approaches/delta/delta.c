@@ -364,7 +364,7 @@ static void *delta_bg(void *arg)
 			break;
 		struct err e = {0};
 		pthread_mutex_lock(&l->mu);
-		if (delta_cycle_locked(l, r, &e))
+		if (delta_cycle_locked(l, r, &e) && e.code != ESRCH) /* ESRCH: the workload is gone (teardown) */
 			log_warn("delta: background cycle: %s", e.msg);
 		pthread_mutex_unlock(&l->mu);
 	}

@@ -104,6 +104,9 @@ void delta_store_close(struct delta_store *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	free(s->hc);
+	s->hc = NULL;
+	s->hc_valid = 0;
 	pthread_mutex_destroy(&s->mu);
 }
 
@@ -121,7 +124,7 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 	delta_hash_t *hs = calloc(n ? n : 1, sizeof *hs);
 	uint8_t *out = malloc((size_t)hl * HASHES_PER_FRAME);
 	int rc = 0;
-	if (size) {
+	if (size && !(!mode && s->hc_valid && s->hc_chunk == chunk && s->hc_algo == algo && s->hc_n == n)) {
 		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd, 0);
 		if (p == MAP_FAILED)
 			rc = err_errno(e, errno, "cannot map %s", s->path);
@@ -130,11 +133,24 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 	}
 	if (!rc && (!hs || !out))
 		rc = err_set(e, "out of memory");
-	if (!rc) {
+	int cached = !rc && !mode && s->hc_valid && s->hc_chunk == chunk && s->hc_algo == algo && s->hc_n == n;
+	if (cached) {
+		memcpy(hs, s->hc, sizeof *hs * n);
+	} else if (!rc) {
 		if (mode)
 			delta_hash(algo, map, size, &hs[0]);
 		else
 			delta_hash_chunks(algo, map, size, chunk, 0, n, 2, hs);
+	}
+	if (!rc && !cached && !mode) { /* keep them for the next session */
+		free(s->hc);
+		s->hc = malloc(sizeof *hs * (n ? n : 1));
+		s->hc_valid = s->hc != NULL;
+		if (s->hc)
+			memcpy(s->hc, hs, sizeof *hs * n);
+		s->hc_n = n;
+		s->hc_chunk = chunk;
+		s->hc_algo = algo;
 	}
 	if (size && map != (const uint8_t *)"" )
 		munmap((void *)map, size);
@@ -159,6 +175,7 @@ static int store_resize(struct delta_store *s, uint64_t size, struct err *e)
 	if (ftruncate(s->fd, (off_t)size))
 		return err_errno(e, errno, "cannot resize %s to %llu", s->path, (unsigned long long)size);
 	s->size = size;
+	s->hc_valid = 0;
 	return 0;
 }
 
@@ -219,6 +236,15 @@ int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *
 			uint64_t sz = s->size;
 			int bad = m.u.chunk.off + m.u.chunk.len > sz;
 			ssize_t w = bad ? 0 : pwrite(s->fd, m.u.chunk.data, m.u.chunk.len, (off_t)m.u.chunk.off);
+			if (s->hc_valid) {
+				uint64_t i = m.u.chunk.off / s->hc_chunk;
+				uint64_t want = sz - m.u.chunk.off < s->hc_chunk ? sz - m.u.chunk.off : s->hc_chunk;
+				if (m.u.chunk.off % s->hc_chunk || m.u.chunk.len != want || i >= s->hc_n ||
+				    w != (ssize_t)m.u.chunk.len)
+					s->hc_valid = 0;
+				else
+					delta_hash(s->hc_algo, m.u.chunk.data, m.u.chunk.len, &s->hc[i]);
+			}
 			pthread_mutex_unlock(&s->mu);
 			if (bad) {
 				delta_send_error(c, 4, "CHUNK beyond the region size");

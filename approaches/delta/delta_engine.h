@@ -27,6 +27,14 @@ struct delta_store {
 	uint64_t cycles, bytes_in;
 	int fault_drop_chunks;   /* test hook: drop the connection after N chunks, once */
 	struct delta_hub *hub;   /* when this store is the hub's copy */
+	/* Hash cache: hashes of the copy's chunks for the last session's chunk
+	 * size and algorithm, kept current as chunks are written, so a
+	 * reconnecting source gets the hash exchange without a rehash. */
+	delta_hash_t *hc;
+	uint64_t hc_n;
+	uint32_t hc_chunk;
+	unsigned hc_algo;
+	int hc_valid;
 	/* receiver thread */
 	int lfd, port;
 	volatile int stop;

@@ -25,7 +25,11 @@ for f in "$D" "$net" "$ms"; do [ -x "$f" ] || { echo "delta.sh: $f not built" >&
 for c in jq rsync cmp; do command -v $c >/dev/null || { echo "delta.sh: needs $c" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "delta.sh: needs root (network namespaces)" >&2; exit 1; }
 mkdir -p "$MEMSYNC_OUT"
-work=$(mktemp -d /var/tmp/memsync-delta-bench.XXXXXX)
+# Files live in tmpfs (/dev/shm) so that disk writeback of freshly written
+# gigabytes does not land in the cycle times (set MEMSYNC_DELTA_WORKDIR to
+# measure a disk instead).
+wroot=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
+work=$(mktemp -d "$wroot/memsync-delta-bench.XXXXXX")
 state=$work/net.state
 pids=()
 cleanup() {
@@ -148,11 +152,11 @@ cyc=$MEMSYNC_OUT/delta-cycles.jsonl
 : >"$cyc"
 for prof in $profiles; do
 	for d in hash pagemap; do
-		"$ms" run -q -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s 64M \
+		"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s 64M \
 			-o dirty=$d -o chunk=64k --out "$cyc.tmp" >/dev/null 2>&1 || true
 		for s in ${sizes//,/ }; do
 			[ "$s" = 64M ] && continue
-			"$ms" run -q -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" \
+			"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" \
 				-o dirty=$d -o chunk=64k --out "$cyc.tmp" >/dev/null 2>&1 || true
 		done
 	done
@@ -168,7 +172,7 @@ mprofiles="local lan metro wan"
 [ "$quick" = 1 ] && mprofiles="local wan"
 for prof in $mprofiles; do
 	for d in hash pagemap; do
-		"$ms" run -q --migrate -a delta -w migrate-writer -p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" \
+		"$ms" run -q --workdir "$wroot" --migrate -a delta -w migrate-writer -p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" \
 			>/dev/null 2>&1 || true
 	done
 done
