@@ -12,7 +12,8 @@
 # RTT within 5 % + 0.2 ms, TCP throughput within 10 % of the rate (rates up
 # to 1 Gbit/s on loss-free profiles), loss within 3 sigma + 0.05 points.
 #
-# options: --driver LIST (user,tc)  --profiles LIST  --no-vm (never use the VM lab)
+# options: --driver LIST (user,tc; default $MEMSYNC_NETEM unless auto, else both)
+#          --profiles LIST  --no-vm (never use the VM lab)
 set -euo pipefail
 : "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
 MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -53,12 +54,22 @@ have_netem() {
 	return $rc
 }
 
-vm_tc=0
+# Drivers: --driver, else $MEMSYNC_NETEM (run.sh --netem) unless auto, else both.
+# tc runs natively where the kernel has sch_netem, else in the VM lab.
 if [ -z "$drivers" ]; then
-	drivers=user
-	if have_netem; then drivers="user tc"
-	elif [ $use_vm = 1 ] && [ "$in_vm" = 0 ] && "$MEMSYNC_SRC/harness/vm/vm-available.sh" --prepare >/dev/null; then vm_tc=1
-	else echo "netem.sh: no sch_netem here and no VM lab: tc driver not measured" >&2; fi
+	case ${MEMSYNC_NETEM:-auto} in
+	tc|user) drivers=$MEMSYNC_NETEM ;;
+	*) drivers="user tc" ;;
+	esac
+fi
+vm_tc=0
+if [[ " $drivers " == *" tc "* ]] && ! have_netem; then
+	drivers=$(echo " $drivers " | sed 's/ tc / /g; s/^ *//; s/ *$//')
+	if [ $use_vm = 1 ] && [ "$in_vm" = 0 ] && why=$("$MEMSYNC_SRC/harness/vm/vm-available.sh" --prepare); then
+		vm_tc=1
+	else
+		echo "netem.sh: this kernel has no sch_netem and the VM lab cannot run (${why:-disabled}): tc driver not measured" >&2
+	fi
 fi
 
 state=$(mktemp -u /tmp/memsync-netem-bench.XXXXXX)
