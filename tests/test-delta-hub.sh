@@ -23,6 +23,7 @@ run_ok "late joiner" -w hotset-rw,mixed -o dests=2 -o late_join_ms=300 -o poll_i
 grep -q "destination 1 joined" "$TMPDIR_TEST/log" || fail "the late destination never joined: $(grep hub "$TMPDIR_TEST/log" | head)"
 run_ok "three destinations, stale, pagemap" -w rand-write-1pct -o dests=3 -o initial=stale -o dirty=pagemap -o chunk=16k
 run_ok "hub over lan" -w rand-write-1pct -o dests=2 -p lan
+run_ok "hub with tls-psk" -w rand-write-1pct -o dests=2 -o tls=psk
 
 # A destination that differs is caught: corrupt the hub's copy after the run?
 # The runner verifies the hub's copy against the content model and every

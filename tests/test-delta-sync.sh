@@ -40,6 +40,7 @@ run_ok "pagemap 4k" -w rand-write-1pct -o dirty=pagemap -o chunk=4k
 jq -e -s '[.[] | select(.type == "scenario")][0] | .approach_stats.chunks_dirty == (16777216 / 4096 * 0.01 | floor)' \
 	"$out" >/dev/null || fail "pagemap tracking must find exactly the written blocks"
 run_ok "lan profile" -w rand-write-1pct -p lan
+run_ok "tls-psk" -w rand-write-1pct,mixed -o tls=psk -o poll_interval=10
 # Bad options are clear errors.
 expect_fail 1 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"

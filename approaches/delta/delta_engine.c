@@ -331,6 +331,11 @@ static void *store_thread(void *arg)
 		}
 		if (r == 0)
 			continue;
+		if (s->psk.len && delta_tls_start(&c, &s->psk, 1, &e)) {
+			log_warn("delta receiver %s: %s", s->path, e.msg);
+			delta_conn_close(&c);
+			continue;
+		}
 		if (delta_recv_session(s, &c, &e) && !s->stop) {
 			log_info("delta receiver %s: session ended: %s", s->path, e.msg);
 			delta_linger_error(&c, e.msg);
@@ -417,6 +422,8 @@ int delta_sender_connect(struct delta_sender *s, uint64_t size, int timeout_ms, 
 	struct delta_msg m;
 	if (delta_connect(&s->c, s->addr, s->port, timeout_ms, e))
 		return -1;
+	if (s->psk.len && delta_tls_start(&s->c, &s->psk, 0, e))
+		goto fail;
 	size_t k = delta_enc_hello(out, size, s->chunk, (uint8_t)s->algo, (uint8_t)s->mode, (uint64_t)getpid());
 	if (delta_put(&s->c, out, k, e) || delta_recv(&s->c, &m, 60000, e))
 		goto fail;
@@ -763,7 +770,7 @@ static void *hub_dest_thread(void *arg)
 
 /* Start a hub with its destinations. */
 int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int *port, uint64_t size, int ndests,
-		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms,
+		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms, const struct delta_psk *psk,
 		    int (*prepare)(const char *path, int idx, void *ctx, struct err *e), void *ctx, struct err *e)
 {
 	memset(h, 0, sizeof *h);
@@ -783,6 +790,8 @@ int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int 
 	if (prepare(path, -1, ctx, e) || delta_store_open(&h->store, path, size, e))
 		return -1;
 	h->store.hub = h;
+	if (psk)
+		h->store.psk = *psk;
 	for (int i = 0; i < ndests; i++) {
 		struct delta_hub_dest *d = &h->dests[i];
 		d->hub = h;
@@ -790,10 +799,15 @@ int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int 
 		d->delay_ms = (i == ndests - 1 && ndests > 1) ? late_ms : 0;
 		snprintf(path, sizeof path, "%s/delta-dest-%d", dir, i);
 		int dport = 0;
-		if (prepare(path, i, ctx, e) || delta_store_open(&d->store, path, size, e) ||
-		    delta_store_listen(&d->store, "127.0.0.1", &dport, e) ||
+		if (prepare(path, i, ctx, e) || delta_store_open(&d->store, path, size, e))
+			return -1;
+		if (psk)
+			d->store.psk = *psk;
+		if (delta_store_listen(&d->store, "127.0.0.1", &dport, e) ||
 		    delta_sender_init(&d->snd, "127.0.0.1", dport, chunk, algo, 0, workers, e))
 			return -1;
+		if (psk)
+			d->snd.psk = *psk;
 	}
 	/* Destinations present from the start join before the source connects. */
 	for (int i = 0; i < ndests; i++) {

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef MEMSYNC_DELTA_TLS
+#include <gnutls/gnutls.h>
+#endif
+
 #define WBUF_CAP (256u << 10)
 
 /* Socket options for bulk transfer without Nagle delays. */
@@ -117,6 +121,20 @@ int delta_connect(struct delta_conn *c, const char *addr, int port, int timeout_
 /* Close and free. */
 void delta_conn_close(struct delta_conn *c)
 {
+#ifdef MEMSYNC_DELTA_TLS
+	if (c->tls) {
+		gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		gnutls_deinit(c->tls);
+		c->tls = NULL;
+	}
+	if (c->tls_cred) {
+		if (c->tls_server)
+			gnutls_psk_free_server_credentials(c->tls_cred);
+		else
+			gnutls_psk_free_client_credentials(c->tls_cred);
+		c->tls_cred = NULL;
+	}
+#endif
 	if (c->fd >= 0 && (c->wbuf || c->rbuf))
 		close(c->fd);
 	c->fd = -1;
@@ -130,7 +148,17 @@ static int write_all(struct delta_conn *c, const void *p, size_t len, struct err
 {
 	const uint8_t *b = p;
 	while (len) {
-		ssize_t n = send(c->fd, b, len, MSG_NOSIGNAL);
+		ssize_t n;
+#ifdef MEMSYNC_DELTA_TLS
+		if (c->tls) {
+			n = gnutls_record_send(c->tls, b, len);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				continue;
+			if (n < 0)
+				return err_set(e, "TLS send failed: %s", gnutls_strerror((int)n));
+		} else
+#endif
+			n = send(c->fd, b, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -172,7 +200,11 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 	uint8_t *b = p;
 	size_t got = 0;
 	while (got < len) {
-		if (timeout_ms >= 0) {
+		int pending = 0;
+#ifdef MEMSYNC_DELTA_TLS
+		pending = c->tls && gnutls_record_check_pending(c->tls) > 0;
+#endif
+		if (timeout_ms >= 0 && !pending) {
 			struct pollfd pf = {c->fd, POLLIN, 0};
 			int n = poll(&pf, 1, timeout_ms);
 			if (n < 0 && errno == EINTR)
@@ -180,7 +212,17 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 			if (n == 0)
 				return err_set(e, "no data from the peer within %d ms", timeout_ms);
 		}
-		ssize_t n = recv(c->fd, b + got, len - got, 0);
+		ssize_t n;
+#ifdef MEMSYNC_DELTA_TLS
+		if (c->tls) {
+			n = gnutls_record_recv(c->tls, b + got, len - got);
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				continue;
+			if (n < 0)
+				return err_set(e, "TLS receive failed: %s", gnutls_strerror((int)n));
+		} else
+#endif
+			n = recv(c->fd, b + got, len - got, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -213,6 +255,74 @@ int delta_recv(struct delta_conn *c, struct delta_msg *m, int timeout_ms, struct
 	if (m->type == DELTA_ERROR)
 		return err_set(e, "peer reported error %u: %.*s", m->u.error.code, (int)m->u.error.len, m->u.error.text);
 	return 0;
+}
+
+/* 1 when built with GnuTLS. */
+int delta_tls_available(void)
+{
+#ifdef MEMSYNC_DELTA_TLS
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+#ifdef MEMSYNC_DELTA_TLS
+/* Server side: the one user's key. */
+static int psk_lookup(gnutls_session_t s, const char *user, gnutls_datum_t *key)
+{
+	const struct delta_psk *k = gnutls_session_get_ptr(s);
+	if (strcmp(user, "memsync"))
+		return -1;
+	key->data = gnutls_malloc(k->len);
+	if (!key->data)
+		return -1;
+	memcpy(key->data, k->key, k->len);
+	key->size = k->len;
+	return 0;
+}
+#endif
+
+/* TLS 1.3 with a pre-shared key (ECDHE-PSK), either side. */
+int delta_tls_start(struct delta_conn *c, const struct delta_psk *k, int server, struct err *e)
+{
+#ifdef MEMSYNC_DELTA_TLS
+	gnutls_session_t s;
+	int rc = gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
+	if (rc)
+		return err_set(e, "gnutls_init: %s", gnutls_strerror(rc));
+	gnutls_datum_t key = {(unsigned char *)k->key, k->len};
+	if (server) {
+		gnutls_psk_server_credentials_t cred;
+		gnutls_psk_allocate_server_credentials(&cred);
+		gnutls_psk_set_server_credentials_function(cred, psk_lookup);
+		gnutls_session_set_ptr(s, (void *)k);
+		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
+		c->tls_cred = cred;
+		c->tls_server = 1;
+	} else {
+		gnutls_psk_client_credentials_t cred;
+		gnutls_psk_allocate_client_credentials(&cred);
+		gnutls_psk_set_client_credentials(cred, "memsync", &key, GNUTLS_PSK_KEY_RAW);
+		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
+		c->tls_cred = cred;
+	}
+	c->tls = s;
+	rc = gnutls_priority_set_direct(s, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK", NULL);
+	if (rc)
+		return err_set(e, "TLS priorities: %s", gnutls_strerror(rc));
+	gnutls_transport_set_int(s, c->fd);
+	gnutls_handshake_set_timeout(s, 10000);
+	do
+		rc = gnutls_handshake(s);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+	if (rc < 0)
+		return err_set(e, "TLS handshake failed: %s", gnutls_strerror(rc));
+	return 0;
+#else
+	(void)c, (void)k, (void)server;
+	return err_set(e, "delta: built without GnuTLS, tls=psk unavailable");
+#endif
 }
 
 /* Send an ERROR frame (best effort). */

@@ -13,6 +13,9 @@
 
 struct delta_conn {
 	int fd;
+	void *tls;              /* gnutls_session_t when TLS is on */
+	void *tls_cred;
+	int tls_server;
 	uint8_t *wbuf, *rbuf;   /* write buffer, payload buffer of the last frame */
 	size_t wlen;
 	uint64_t bytes_out, bytes_in;
@@ -36,6 +39,16 @@ int delta_flush(struct delta_conn *c, struct err *e);
 /* Receive one frame into m (payload in c->rbuf). An ERROR frame from the
  * peer becomes an error with its text. Timeout in ms (-1 = none). */
 int delta_recv(struct delta_conn *c, struct delta_msg *m, int timeout_ms, struct err *e);
+/* A pre-shared key for TLS-PSK (user "memsync"); len 0 = no TLS. */
+struct delta_psk {
+	unsigned char key[32];
+	unsigned len;
+};
+/* 1 when built with GnuTLS. */
+int delta_tls_available(void);
+/* Run the TLS 1.3 PSK handshake on a connected conn (client or server side). */
+int delta_tls_start(struct delta_conn *c, const struct delta_psk *k, int server, struct err *e);
+
 /* Send an ERROR frame with a message (best effort). */
 void delta_send_error(struct delta_conn *c, uint32_t code, const char *msg);
 
