@@ -553,7 +553,7 @@ static void *worker_run(void *arg)
 
 #define INBUF_SIZE (256u * 1024)   /* requests read in one recv */
 #define BATCH_IOV 128              /* replies sent in one sendmsg */
-#define BATCH_BYTES (8u << 20)     /* ... or this many payload bytes */
+#define BATCH_BYTES (1u << 20)     /* ... or this many payload bytes: then send, and read again soon */
 
 /*
  * For the memory backend every command is a memcpy or less, so handing
