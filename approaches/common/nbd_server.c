@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -930,7 +931,9 @@ static int listen_unix(struct nbd_server *s, const char *path, struct err *e)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_errno(e, errno, "nbd: socket");
-	unlink(path);
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* a stale socket from an earlier run; never anything else */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) || listen(fd, 128)) {
 		err_errno(e, errno, "nbd: listen on %s", path);
 		close(fd);
