@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,11 @@
 #define USER_TUN_NAME "ms-tun"
 #define USER_START_TIMEOUT_NS 5000000000ULL
 #define USER_STOP_TIMEOUT_NS 5000000000ULL
+/* The TUN queue towards the emulator: long enough that a busy machine
+ * delaying the emulator does not drop there (the profile's limit drops). */
+#define USER_TUN_TXQUEUELEN "10000"
+/* The emulator plays the network: it should not wait behind the workload. */
+#define USER_EMULATOR_NICE (-10)
 
 /* Argument of open_tun() run inside a namespace. */
 struct tun_open {
@@ -88,6 +94,8 @@ static void user_child(struct topology *t, const int *tun_fds, pid_t parent)
 			close(fd);
 	}
 	t->stats->pid = getpid();
+	if (setpriority(PRIO_PROCESS, 0, USER_EMULATOR_NICE)) /* needs CAP_SYS_NICE; fine without */
+		errno = 0;
 	_exit(link_run(&t->prof, tun_fds, t->nhosts, t->stats) ? 1 : 0);
 }
 
@@ -125,8 +133,8 @@ int user_setup(struct topology *t, struct err *e)
 	for (int i = 0; i < t->nhosts; i++) {
 		char addr[32];
 		snprintf(addr, sizeof addr, "%s/24", t->hosts[i].addr);
-		if (cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "set", USER_TUN_NAME, "mtu", mtu, "up",
-			    NULL) ||
+		if (cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "link", "set", USER_TUN_NAME, "mtu", mtu,
+			    "txqueuelen", USER_TUN_TXQUEUELEN, "up", NULL) ||
 		    cmd_run(e, NULL, 0, "ip", "-n", t->hosts[i].netns, "addr", "add", addr, "dev", USER_TUN_NAME, NULL))
 			goto out;
 	}
