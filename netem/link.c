@@ -1,5 +1,5 @@
 /* link.c - userspace link emulator: TUN in, per-direction FIFO with loss, limit, rate, delay, TUN out. */
-#include "link.h"
+#include "netem/link.h"
 
 #include <errno.h>
 #include <poll.h>

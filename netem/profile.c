@@ -1,5 +1,5 @@
 /* profile.c - load and validate netem link profiles (see profile.h). */
-#include "profile.h"
+#include "netem/profile.h"
 
 #include <ctype.h>
 #include <dirent.h>
