@@ -172,10 +172,15 @@ static int cmd_push(int argc, char **argv)
 		char line[64];
 		if (!cycles || !fgets(line, sizeof line, stdin))
 			break;
-		if (size)
-			munmap((void *)map, size);
-		if (!(map = push_map(argv[3], &size)))
-			return 1;
+		struct stat st;
+		if (stat(argv[3], &st))
+			return fprintf(stderr, "memsync-delta: %s: %s\n", argv[3], strerror(errno)), 1;
+		if ((uint64_t)st.st_size != size) { /* remap only when the size changed, like the syncer */
+			if (size)
+				munmap((void *)map, size);
+			if (!(map = push_map(argv[3], &size)))
+				return 1;
+		}
 	}
 	delta_sender_free(&s);
 	return 0;

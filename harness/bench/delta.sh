@@ -13,6 +13,7 @@
 #                       sizes 64M/256M/1G, profiles local/lan/wan, dirty=hash|pagemap
 #   delta-migrate.jsonl memsync run --migrate records: downtime vs profile, hash vs pagemap
 # MB/s = 10^6 bytes/s. Use a Release build (MEMSYNC_BUILD).
+# MEMSYNC_DELTA_PARTS selects parts (default "hash rsync cycles migrate").
 set -euo pipefail
 : "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
 MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -49,9 +50,14 @@ else
 	hsize=512M rsize=$((1 << 30)) sizes=64M,256M,1G profiles="local lan wan" fracs="0.001 0.01 0.1"
 fi
 
+parts=" ${MEMSYNC_DELTA_PARTS:-hash rsync cycles migrate} "
+want() { [[ $parts == *" $1 "* ]]; }
+
 # ---- 1. hash throughput ------------------------------------------------------
+if want hash; then
 echo "delta.sh: hash throughput ($hsize)" >&2
 "$D" hashbench --size $hsize $([ "$quick" = 1 ] && echo --quick) >"$MEMSYNC_OUT/delta-hash.jsonl"
+fi
 
 # ---- 2. delta vs rsync -------------------------------------------------------
 # Per profile: the source file on host 0; on host 1 an rsync daemon and three
@@ -64,6 +70,7 @@ echo "delta.sh: hash throughput ($hsize)" >&2
 #                           connect, hash exchange, cycle (stateless, like rsync)
 #   rsync                   rsync --ignore-times --inplace to the daemon
 # Every copy is compared with the source after each step.
+if want rsync; then
 out=$MEMSYNC_OUT/delta-rsync.jsonl
 : >"$out"
 wire() { "$net" counters --state "$state" | jq '.host0_to_others.bytes + .others_to_host0.bytes'; }
@@ -115,6 +122,7 @@ CONF
 	for frac in $fracs; do
 		"$D" mutate "$work/src/region" "$frac" --seed $seed --block 4096 >/dev/null
 		seed=$((seed + 1))
+		cat "$work/src/region" >/dev/null # same page-cache state for every method
 		for c in 4k 64k; do
 			w0=$(wire); t0=$(now)
 			if [ $c = 4k ]; then echo >&7; read -r j <&8; else echo >&5; read -r j <&6; fi
@@ -145,8 +153,10 @@ CONF
 	"$net" down --state "$state" >/dev/null
 	rm -rf "$work/src" "$work/rsyncd" "$work/d4" "$work/d64" "$work/d1"
 done
+fi
 
 # ---- 3. steady-state cycles (memsync run) -------------------------------------
+if want cycles; then
 echo "delta.sh: steady-state cycles, sizes $sizes" >&2
 cyc=$MEMSYNC_OUT/delta-cycles.jsonl
 : >"$cyc"
@@ -163,8 +173,10 @@ for prof in $profiles; do
 done
 jq -c 'select(.type == "scenario")' "$cyc.tmp" >>"$cyc"
 rm -f "$cyc.tmp"
+fi
 
 # ---- 4. migration downtime ---------------------------------------------------
+if want migrate; then
 echo "delta.sh: migration downtime" >&2
 mig=$MEMSYNC_OUT/delta-migrate.jsonl
 : >"$mig"
@@ -178,4 +190,5 @@ for prof in $mprofiles; do
 done
 jq -c 'select(.type == "scenario")' "$mig.tmp" >>"$mig"
 rm -f "$mig.tmp"
+fi
 echo "delta.sh: results in $MEMSYNC_OUT/delta-*.jsonl" >&2
