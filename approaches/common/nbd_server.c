@@ -554,15 +554,17 @@ static void *worker_run(void *arg)
 
 #define INBUF_SIZE (256u * 1024)   /* requests read in one recv */
 #define BATCH_IOV 128              /* replies sent in one sendmsg */
+#define BIG_WRITE (32u * 1024)     /* writes this big skip the input buffer (no extra copy) */
 #define BATCH_BYTES (1u << 20)     /* ... or this many payload bytes: then send, and read again soon */
 
 /*
  * For the memory backend every command is a memcpy or less, so handing
  * requests between threads costs more than executing them. One thread
  * reads whatever requests have arrived in one recv(), executes them in
- * order (writes land directly in the region, reads are sent straight from
- * it), and sends all their replies with one sendmsg() before it blocks
- * again. Requests still complete out of the client's sight in any order;
+ * order (reads are sent straight from the region; small writes are copied
+ * from the input buffer, but while big writes arrive it reads headers alone
+ * so payloads land directly in the region), and sends all their replies
+ * with one sendmsg() before it blocks again. Requests still complete out of the client's sight in any order;
  * parallelism comes from multi-conn.
  */
 struct batch {
@@ -612,17 +614,19 @@ static int batch_flush(struct nbd_conn *c, struct batch *b)
 	return rc;
 }
 
-/* Receive more bytes into the input buffer (compacting it first). */
-static ssize_t inbuf_fill(struct nbd_conn *c, unsigned char *in, size_t *start, size_t *end)
+/* Receive more bytes into the input buffer (compacting it first), at most
+ * up to the end of the next header when header_only is set. */
+static ssize_t inbuf_fill(struct nbd_conn *c, unsigned char *in, size_t *start, size_t *end, int header_only)
 {
 	if (*start) {
 		memmove(in, in + *start, *end - *start);
 		*end -= *start;
 		*start = 0;
 	}
+	size_t room = header_only ? NBD_REQUEST_LEN - *end : INBUF_SIZE - *end;
 	ssize_t n;
 	do
-		n = c->tls ? tls_recv(c->tls, in + *end, INBUF_SIZE - *end) : recv(c->fd, in + *end, INBUF_SIZE - *end, 0);
+		n = c->tls ? tls_recv(c->tls, in + *end, room) : recv(c->fd, in + *end, room, 0);
 	while (n < 0 && !c->tls && errno == EINTR);
 	if (n > 0)
 		*end += (size_t)n;
@@ -657,6 +661,7 @@ static void conn_serve_inline(struct nbd_conn *c)
 	unsigned char *in = malloc(INBUF_SIZE);
 	struct batch *b = calloc(1, sizeof *b);
 	size_t start = 0, end = 0, got;
+	int big_writes = 0; /* large writes arriving: read headers alone, payloads straight into the region */
 	char name[16];
 	if (!in || !b) {
 		log_warn("nbd: %s: out of memory", c->peer);
@@ -667,7 +672,7 @@ static void conn_serve_inline(struct nbd_conn *c)
 			/* Nothing complete buffered: answer what we have, then wait. */
 			if (batch_flush(c, b))
 				goto out;
-			ssize_t n = inbuf_fill(c, in, &start, &end);
+			ssize_t n = inbuf_fill(c, in, &start, &end, big_writes);
 			if (n <= 0) {
 				if (end > start)
 					conn_drop(c, "client went away after %zu bytes of a request header", end - start);
@@ -705,6 +710,7 @@ static void conn_serve_inline(struct nbd_conn *c)
 			atomic_fetch_add(&s->errors, 1);
 			batch_add(c, b, &r, error, NULL);
 		} else if (r.type == NBD_CMD_WRITE) {
+			big_writes = r.length >= BIG_WRITE;
 			if (take_payload(c, b, in, &start, end, base + r.offset, r.length, &got)) {
 				batch_flush(c, b);
 				conn_drop(c, "client went away after %zu of %u bytes of write payload", got, r.length);
