@@ -55,6 +55,8 @@ static const struct approach_opt uffd_options[] = {
 	{"push_interval", "0", "also push dirty chunks every this long (0 = only at sync)"},
 	{"timeout", "10s", "a remote request unanswered this long fails the scenario"},
 	{"retries", "3", "attempts for a failed demand fetch (with backoff) before the scenario fails"},
+	{"page_first", "on", "a fault requests its own page first, installs it, then the rest of its chunk"},
+	{"overtake", "on", "a fault on a chunk the background is fetching fetches its page on the demand connection"},
 	{"mig_port_offset", "1", "migration: the source serves the destination on the remote port + this"},
 	{NULL, NULL, NULL},
 };
@@ -240,19 +242,17 @@ static void dreq_done(void *arg, int error)
 	dreq_put(d);
 }
 
-/*
- * Read [off, off + len) from the demand connection into buf within the
- * timeout. Returns 0, -1 (error in e), or -2 on timeout (then buf stays owned
- * by the request: the caller must not reuse or free it).
- */
-static int timed_read(struct uffd *u, void *buf, size_t len, uint64_t off, struct err *e)
+/* Submit a read on the demand connection; NULL on error (in e). */
+static struct dreq *dreq_submit(struct uffd *u, int page, void *buf, size_t len, uint64_t off, struct err *e)
 {
 	struct remote *rm = uffd_fg(u, e);
 	if (!rm)
-		return -1;
+		return NULL;
+	if (page && u->pg)
+		rm = u->pg; /* own connection: the server must not batch it behind a chunk */
 	struct dreq *d = calloc(1, sizeof *d);
 	if (!d)
-		return err_errno(e, ENOMEM, "demand read");
+		return err_errno(e, ENOMEM, "demand read"), NULL;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -263,8 +263,18 @@ static int timed_read(struct uffd *u, void *buf, size_t len, uint64_t off, struc
 	if (remote_aio_pread(rm, buf, len, off, dreq_done, d, e)) {
 		dreq_put(d);
 		dreq_put(d);
-		return -1;
+		return NULL;
 	}
+	return d;
+}
+
+/*
+ * Wait for a demand read within the timeout. Returns 0, -1 (error in e), or
+ * -2 on timeout: then the request and its buffer are abandoned (leaked on
+ * purpose; the run fails) and the caller must not reuse the buffer.
+ */
+static int dreq_wait(struct uffd *u, struct dreq *d, struct err *e)
+{
 	struct timespec dl;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	uint64_t ns = (uint64_t)dl.tv_nsec + u->cfg.timeout_ns;
@@ -277,30 +287,64 @@ static int timed_read(struct uffd *u, void *buf, size_t len, uint64_t off, struc
 	int done = d->done, error = d->error;
 	pthread_mutex_unlock(&d->lock);
 	if (!done)
-		return -2; /* abandoned: d and buf are leaked on purpose (the run fails) */
+		return -2;
 	dreq_put(d);
 	if (error)
-		return err_errno(e, error, "read of %zu bytes at offset %" PRIu64, len, off);
+		return err_errno(e, error, "demand read");
 	return 0;
 }
 
-/* Fetch chunks [c0, c0 + n) into buf with retries and backoff; 0, or -1 after uffd_fatal. */
-static int fetch_demand(struct uffd *u, unsigned char **bufp, uint64_t c0, uint64_t n)
+/* Per-handler-thread buffers: a chunk and a page. */
+struct hbuf {
+	unsigned char *chunk, *page;
+};
+
+/* A demand request did not come back: fail the run. */
+static void demand_timeout(struct uffd *u, uint64_t len, uint64_t off)
 {
-	uint64_t off = c0 * u->chunk, len = uffd_run_len(u, c0, n);
+	uffd_fatal(u, "remote %s did not answer a %" PRIu64 "-byte read at offset %" PRIu64
+		   " within %.1f s (remote down or link dropped); the faulting access cannot complete",
+		   u->uri, len, off, (double)u->cfg.timeout_ns / 1e9);
+}
+
+/*
+ * Fetch chunk c for a fault at page offset poff, with retries and backoff.
+ * The faulting page is requested first and installed as soon as it arrives
+ * (the faulting thread resumes), while the whole chunk follows on the same
+ * connection. Returns 0 with the chunk in hb->chunk, or -1 after uffd_fatal.
+ */
+static int fetch_demand(struct uffd *u, struct hbuf *hb, uint64_t c, uint64_t poff, int page_wp)
+{
+	uint64_t off = c * u->chunk, len = uffd_run_len(u, c, 1);
 	struct err e = {0};
 	for (unsigned attempt = 0; attempt < u->cfg.retries; attempt++) {
 		err_clear(&e);
-		int rc = timed_read(u, *bufp, len, off, &e);
+		struct dreq *dp = NULL, *dc;
+		if (len > UFFD_PAGE && u->cfg.page_first)
+			dp = dreq_submit(u, 1, hb->page, UFFD_PAGE, poff, &e);
+		dc = dreq_submit(u, 0, hb->chunk, len, off, &e);
+		int rp = 0, rc = -1;
+		if (dp) {
+			rp = dreq_wait(u, dp, &e);
+			if (rp == -2) {
+				hb->page = NULL;
+				demand_timeout(u, UFFD_PAGE, poff);
+				return -1;
+			}
+			if (rp == 0 && uffd_copy_in(u, hb->page, poff, UFFD_PAGE, page_wp) && errno != ESRCH &&
+			    errno != ENOENT && !atomic_load(&u->stopping))
+				uffd_fatal(u, "UFFDIO_COPY of page %" PRIu64 " failed: %s", poff, strerror(errno));
+		}
+		if (dc) {
+			rc = dreq_wait(u, dc, &e);
+			if (rc == -2) {
+				hb->chunk = NULL;
+				demand_timeout(u, len, off);
+				return -1;
+			}
+		}
 		if (rc == 0)
 			return 0;
-		if (rc == -2) {
-			*bufp = NULL; /* still owned by the abandoned request */
-			uffd_fatal(u, "remote %s did not answer a %" PRIu64 "-byte read at offset %" PRIu64
-				   " within %.1f s (remote down or link dropped); the faulting access cannot complete",
-				   u->uri, len, off, (double)u->cfg.timeout_ns / 1e9);
-			return -1;
-		}
 		if (atomic_load(&u->stopping))
 			return -1;
 		log_debug("uffd: demand read at %" PRIu64 " failed (attempt %u): %s", off, attempt + 1, e.msg);
@@ -309,6 +353,27 @@ static int fetch_demand(struct uffd *u, unsigned char **bufp, uint64_t c0, uint6
 	uffd_fatal(u, "fetching %" PRIu64 " bytes at offset %" PRIu64 " from the remote failed after %u attempts: %s",
 		   len, off, u->cfg.retries, e.msg);
 	return -1;
+}
+
+/* A fault on a chunk the background is fetching: fetch just its page on the
+ * demand connection; whichever UFFDIO_COPY comes first wakes the thread. */
+static void overtake(struct uffd *u, struct hbuf *hb, uint64_t poff)
+{
+	struct err e = {0};
+	struct dreq *d = dreq_submit(u, 1, hb->page, UFFD_PAGE, poff, &e);
+	if (!d)
+		return; /* the background fetch still wakes us (or fails and re-faults) */
+	int rc = dreq_wait(u, d, &e);
+	if (rc == -2) {
+		hb->page = NULL;
+		demand_timeout(u, UFFD_PAGE, poff);
+		return;
+	}
+	if (rc == 0 && atomic_load(&u->state[poff / u->chunk]) != CH_PRESENT &&
+	    uffd_copy_in(u, hb->page, poff, UFFD_PAGE, u->cfg.wp) && errno != ESRCH && errno != ENOENT &&
+	    !atomic_load(&u->stopping))
+		uffd_fatal(u, "UFFDIO_COPY of page %" PRIu64 " failed: %s", poff, strerror(errno));
+	atomic_fetch_add(&u->overtakes, 1);
 }
 
 /* ---- readahead hints ------------------------------------------------------ */
@@ -361,20 +426,30 @@ static void handle_wp(struct uffd *u, uint64_t c)
 }
 
 /* A missing page: fetch its chunk (unless already coming) and install it. */
-static void handle_missing(struct uffd *u, uint64_t off, int is_write, unsigned char **bufp)
+static void handle_missing(struct uffd *u, uint64_t off, int is_write, struct hbuf *hb)
 {
-	uint64_t c = off / u->chunk;
+	uint64_t c = off / u->chunk, poff = off & ~(uint64_t)(UFFD_PAGE - 1);
 	count(&u->r->faults, 1);
+	if (!hb->chunk)
+		hb->chunk = aligned_alloc(UFFD_PAGE, u->chunk);
+	if (!hb->page)
+		hb->page = aligned_alloc(UFFD_PAGE, UFFD_PAGE);
+	if (!hb->chunk || !hb->page) {
+		uffd_fatal(u, "out of memory for fault buffers");
+		return;
+	}
 	for (;;) {
 		unsigned char st = atomic_load(&u->state[c]);
 		if (st == CH_PRESENT) {
-			wake_range(u, off & ~(uint64_t)(UFFD_PAGE - 1), UFFD_PAGE);
+			wake_range(u, poff, UFFD_PAGE);
 			return;
 		}
-		if (st == CH_INFLIGHT) {
+		if (st == CH_INFLIGHT || st == CH_INFLIGHT_BG) {
 			/* Its UFFDIO_COPY (or the revert after a failure) wakes us. */
 			atomic_fetch_add(&u->faults_waited, 1);
 			note_fault(u, c);
+			if (st == CH_INFLIGHT_BG && u->cfg.overtake)
+				overtake(u, hb, poff);
 			return;
 		}
 		unsigned char exp = CH_ABSENT;
@@ -383,17 +458,10 @@ static void handle_missing(struct uffd *u, uint64_t off, int is_write, unsigned 
 	}
 	atomic_fetch_sub(&u->nabsent, 1);
 	note_fault(u, c);
-	if (!*bufp) {
-		*bufp = aligned_alloc(UFFD_PAGE, u->chunk);
-		if (!*bufp) {
-			uffd_fatal(u, "out of memory for a fault buffer");
-			return;
-		}
-	}
-	if (fetch_demand(u, bufp, c, 1))
-		return; /* the run fails; the waiter is killed by the harness */
 	int dirty = is_write && u->cfg.wp;
-	if (uffd_copy_in(u, *bufp, c * u->chunk, uffd_run_len(u, c, 1), u->cfg.wp && !dirty)) {
+	if (fetch_demand(u, hb, c, poff, u->cfg.wp && !dirty))
+		return; /* the run fails; the waiter is killed by the harness */
+	if (uffd_copy_in(u, hb->chunk, c * u->chunk, uffd_run_len(u, c, 1), u->cfg.wp && !dirty)) {
 		int en = errno;
 		if (en != ESRCH && en != ENOENT && !atomic_load(&u->stopping))
 			uffd_fatal(u, "UFFDIO_COPY of chunk %" PRIu64 " failed: %s", c, strerror(en));
@@ -413,7 +481,7 @@ static void handle_missing(struct uffd *u, uint64_t off, int is_write, unsigned 
 static void *handler_main(void *arg)
 {
 	struct uffd *u = arg;
-	unsigned char *buf = NULL;
+	struct hbuf hb = {NULL, NULL};
 	struct uffd_msg msgs[16];
 	while (!atomic_load(&u->stopping)) {
 		struct pollfd p[2] = {{u->uffd, POLLIN, 0}, {u->stop_fd, POLLIN, 0}};
@@ -445,10 +513,11 @@ static void *handler_main(void *arg)
 			if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
 				handle_wp(u, off / u->chunk);
 			else
-				handle_missing(u, off, (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0, &buf);
+				handle_missing(u, off, (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0, &hb);
 		}
 	}
-	free(buf);
+	free(hb.chunk);
+	free(hb.page);
 	return NULL;
 }
 
@@ -460,7 +529,7 @@ static uint64_t claim_run(struct uffd *u, uint64_t c, uint64_t max)
 	uint64_t n = 0;
 	while (n < max && c + n < u->nchunks) {
 		unsigned char exp = CH_ABSENT;
-		if (!atomic_compare_exchange_strong(&u->state[c + n], &exp, CH_INFLIGHT))
+		if (!atomic_compare_exchange_strong(&u->state[c + n], &exp, CH_INFLIGHT_BG))
 			break;
 		n++;
 	}
@@ -758,6 +827,19 @@ static void *watchdog_main(void *arg)
 
 /* ---- options and setup ------------------------------------------------------- */
 
+/* An on/off option. */
+static int parse_onoff(const struct scenario *sc, const char *key, int def, int *out, struct err *e)
+{
+	const char *v = scenario_opt(sc, key, def ? "on" : "off");
+	if (!strcmp(v, "on") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcmp(v, "off") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return err_set(e, "option %s=%s: expected on or off", key, v);
+	return 0;
+}
+
 /* Parse the -o options into u->cfg. */
 static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *e)
 {
@@ -813,13 +895,8 @@ static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *
 		snprintf(c->list_path, sizeof c->list_path, "%s", o + 5);
 	} else
 		return err_set(e, "option order=%s: expected linear, follow, header-first or list:FILE", o);
-	const char *wp = scenario_opt(sc, "wp", "on");
-	if (!strcmp(wp, "on") || !strcmp(wp, "1"))
-		c->wp = 1;
-	else if (!strcmp(wp, "off") || !strcmp(wp, "0"))
-		c->wp = 0;
-	else
-		return err_set(e, "option wp=%s: expected on or off", wp);
+	if (parse_onoff(sc, "wp", 1, &c->wp, e))
+		return -1;
 	struct err sub = {0};
 	const char *pi = scenario_opt(sc, "push_interval", "0");
 	if (parse_duration_ns(pi, &c->push_interval_ns, &sub))
@@ -830,6 +907,8 @@ static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *
 	if (scenario_opt_uint(sc, "retries", 3, &v, e))
 		return -1;
 	c->retries = v < 1 ? 1 : v > 20 ? 20 : (unsigned)v;
+	if (parse_onoff(sc, "page_first", 1, &c->page_first, e) || parse_onoff(sc, "overtake", 1, &c->overtake, e))
+		return -1;
 	if (scenario_opt_uint(sc, "mig_port_offset", 1, &v, e))
 		return -1;
 	if (v < 1 || v > 1000)
@@ -907,7 +986,17 @@ int uffd_connect(struct uffd *u, struct err *e)
 		remote_close(fg);
 		return -1;
 	}
+	struct remote *pg = NULL;
+	if (u->chunk > UFFD_PAGE && (u->cfg.page_first || u->cfg.overtake)) {
+		pg = remote_connect_opts(&fo, e);
+		if (!pg) {
+			remote_close(fg);
+			remote_close(bg);
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&u->conn_lock);
+	u->pg = pg;
 	u->fg = fg;
 	u->bg = bg;
 	pthread_cond_broadcast(&u->conn_cond);
@@ -1087,14 +1176,16 @@ void uffd_stop(struct uffd *u)
 	uffd_migrate_stop(u);
 	if (atomic_load(&u->failed))
 		return;
+	remote_close(u->pg);
 	remote_close(u->fg);
 	remote_close(u->bg);
 	if (log_verbose >= 2)
 		log_debug("uffd: faults %" PRIu64 " (fetched %llu, waited %llu), wp faults %llu, background reads %llu "
-			  "(errors %llu), copies %llu",
+			  "(errors %llu), copies %llu, overtakes %llu",
 			  u->r->faults, (unsigned long long)u->faults_fetched, (unsigned long long)u->faults_waited,
 			  (unsigned long long)u->wp_faults, (unsigned long long)u->bg_reads,
-			  (unsigned long long)u->bg_errors, (unsigned long long)u->copies);
+			  (unsigned long long)u->bg_errors, (unsigned long long)u->copies,
+			  (unsigned long long)u->overtakes);
 	uffd_free(u);
 }
 

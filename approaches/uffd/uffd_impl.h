@@ -16,14 +16,14 @@
 #define UFFD_NLOCKS 256
 #define UFFD_MAX_THREADS 64
 
-enum { CH_ABSENT, CH_INFLIGHT, CH_PRESENT };
+enum { CH_ABSENT, CH_INFLIGHT /* demand fault */, CH_PRESENT, CH_INFLIGHT_BG /* background */ };
 enum { PF_OFF = 0, PF_READAHEAD = 1, PF_BACKGROUND = 2 };
 enum { ORD_LINEAR, ORD_FOLLOW, ORD_HEADER_FIRST, ORD_LIST };
 
 struct uffd_cfg {
 	uint64_t chunk, batch, readahead;
 	unsigned threads, pullers, inflight, retries;
-	int prefetch, order, wp, mig_port_offset;
+	int prefetch, order, wp, mig_port_offset, page_first, overtake;
 	char list_path[96];
 	uint64_t push_interval_ns, timeout_ns;
 };
@@ -45,7 +45,7 @@ struct uffd {
 	struct uffd_cfg cfg;
 	int dest; /* migration destination: pull from the source */
 	char uri[160];
-	struct remote *fg, *bg; /* demand faults; background pulls and pushes */
+	struct remote *fg, *bg, *pg; /* demand chunks; background pulls and pushes; demand pages */
 	pthread_mutex_t conn_lock;
 	pthread_cond_t conn_cond;
 
@@ -92,7 +92,7 @@ struct uffd {
 	pthread_cond_t sw_cond;
 
 	/* Statistics (debug log). */
-	atomic_ullong faults_fetched, faults_waited, wp_faults, bg_reads, bg_errors, copies;
+	atomic_ullong faults_fetched, faults_waited, wp_faults, bg_reads, bg_errors, copies, overtakes;
 };
 
 /* Remote side state. */

@@ -161,7 +161,7 @@ int uffd_migrate_source(struct region *r, struct migration *m, struct err *e)
 	if (nbd_server_listen(mg->srv, sc->local_addr, port, e))
 		return -1;
 	/* Let the destination connect (and handshake) before the downtime starts. */
-	unsigned want = 1 + u->cfg.pullers;
+	unsigned want = 1 + u->cfg.pullers + (u->chunk > UFFD_PAGE && (u->cfg.page_first || u->cfg.overtake));
 	uint64_t t0 = now_ns();
 	for (;;) {
 		struct nbd_server_stats st;
