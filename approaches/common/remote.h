@@ -79,7 +79,9 @@ int remote_pwrite(struct remote *r, const void *buf, size_t len, uint64_t off, s
  * Asynchronous read/write: returns 0 once submitted (blocking while the
  * in-flight window is full, except on a poller thread), then calls
  * done(arg, error) exactly once. buf must stay valid until then.
- * Returns -1 (and never calls done) if the request cannot be submitted.
+ * Returns -1 (and never calls done) if the request cannot be submitted
+ * (outside the export, or every connection is gone). len 0 calls done at
+ * once, on the caller's thread.
  */
 int remote_aio_pread(struct remote *r, void *buf, size_t len, uint64_t off, remote_done_fn done, void *arg,
 		     struct err *e);
