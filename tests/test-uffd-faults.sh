@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# uffd under faults: the remote dies mid-run -> the run fails with a clear
+# message within a bounded time (exit 1, nothing reported as a pass); the
+# link drops silently -> the request timeout fails it; bad sizes and bad
+# options -> clear errors.
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires jq ip pgrep
+memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+
+# Bad sizes: exit 2 before anything is mapped.
+expect_fail 2 "multiple of 4096" memsync run -a uffd -w seq-read -s 5000
+expect_fail 2 "multiple of 4096" memsync run -a uffd -w seq-read -s 0
+# Bad options: the scenario fails with the option named.
+expect_fail 1 "chunk=3k" memsync run -a uffd -w seq-read -s 1M -o chunk=3k --out "$TMPDIR_TEST/b.jsonl"
+expect_fail 1 "prefetch=bogus" memsync run -a uffd -w seq-read -s 1M -o prefetch=bogus --out "$TMPDIR_TEST/b.jsonl"
+expect_fail 2 "not known" memsync run -a uffd -w seq-read -s 1M -o nosuch=1
+
+# Kill the remote process (the child of memsync in host 1's namespace) or
+# drop the link once the run has started, then expect a bounded failure.
+# $1: kill|drop, rest: extra options.
+disrupt() {
+	local how=$1; shift
+	local out=$TMPDIR_TEST/$how.jsonl log=$TMPDIR_TEST/$how.log
+	# A slow link and no prefetch: the workload keeps faulting for many seconds.
+	"$MEMSYNC_BUILD/memsync" run -a uffd -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=4k "$@" \
+		--timeout 120s --out "$out" >"$log" 2>&1 &
+	local mpid=$! t0 p victim=
+	for _ in $(seq 100); do
+		sleep 0.1
+		for p in $(pgrep -P "$mpid"); do
+			[ "$(ip netns identify "$p" 2>/dev/null)" = "ms$mpid-h1" ] && victim=$p
+		done
+		[ -n "$victim" ] && grep -q "\[1/1\]" "$log" && break
+	done
+	[ -n "$victim" ] || { kill "$mpid"; wait "$mpid"; fail "$how: remote process not found"; }
+	sleep 1.5
+	t0=$(date +%s)
+	if [ "$how" = kill ]; then
+		kill -9 "$victim"
+	else
+		ip -n "ms$mpid-h1" link set ms-tun down || fail "drop: cannot take the link down"
+	fi
+	local rc=0
+	wait "$mpid" || rc=$?
+	local took=$(($(date +%s) - t0))
+	[ "$rc" = 1 ] || fail "$how: expected exit 1, got $rc: $(tail -5 "$log")"
+	[ "$took" -le 40 ] || fail "$how: took $took s to fail"
+	jq -e -s '[.[] | select(.type == "scenario" and .status == "pass")] | length == 0' "$out" >/dev/null ||
+		fail "$how: a run was reported as a pass"
+	local reason
+	reason=$(jq -r -s '.[] | select(.type == "scenario") | .reason' "$out")
+	local pat="did not answer"
+	[ "$how" = kill ] && pat="remote|connection"
+	echo "$reason" | grep -qE "$pat" || fail "$how: unclear reason: $reason"
+	echo "$how: failed after $took s: $reason"
+}
+disrupt kill
+disrupt drop -o timeout=3s
+echo "uffd faults: bad input rejected, remote death and link drop fail cleanly"
