@@ -19,7 +19,7 @@ run -w rand-read,header-first -s 32M -o chunk=64k -o prefetch=background -o orde
 run -w zipf-read -s 20M -o chunk=64k -o prefetch=both -o order=follow -o overtake=off
 n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true or .verified_remote != "yes"))]' "$out")
-[ "$n" = 17 ] || fail "expected 17 scenario records, got $n"
+[ "$n" = 15 ] || fail "expected 15 scenario records, got $n"
 [ "$bad" = "[]" ] || fail "runs not passed and verified: $bad"
 pulled=$(jq -s '[.[] | select(.type == "scenario") | .approach_stats.bytes_pulled > 0] | all' "$out")
 [ "$pulled" = true ] || fail "a run pulled nothing"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# summary: uffd approach: read throughput and first-access latency vs RTT, chunk size, handler threads, prefetch; WP write throughput; post-copy downtime vs RTT; the targets
+# runtime: about 25 minutes (quick: about 6 minutes)
+#
+# Every run goes through `memsync run` (every byte verified; the network
+# through the suite's netem driver, `user` on kernels without sch_netem).
+# Result files in $MEMSYNC_OUT (one JSONL each, records carry the options):
+#   uffd-rtt.jsonl      seq-read vs RTT (rtt-*), prefetch off vs both
+#   uffd-first.jsonl    first-access latency vs RTT, demand only (prefetch=off)
+#   uffd-chunk.jsonl    seq/rand reads vs chunk (fault-around) size, prefetch off
+#   uffd-threads.jsonl  handler threads 1/2/4/8, prefetch off and both
+#   uffd-write.jsonl    writes with WP tracking (sync time in the record)
+#   uffd-migrate.jsonl  post-copy migration: downtime and total time vs RTT
+#   uffd-targets.jsonl  the targets: local and loopback (netem none)
+#                       1 GiB seq-read; wan 1 GiB seq-read; wan first access
+# Figures: plots/uffd-*.gp (./run.sh plot).
+set -euo pipefail
+: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
+quick=${MEMSYNC_QUICK:-0}
+M=$MEMSYNC_BUILD/memsync
+size=256M big=1G rep=3 frep=20 rtts=rtt-0ms,rtt-2ms,rtt-6ms,rtt-10ms,rtt-20ms,rtt-40ms
+if [ "$quick" = 1 ]; then
+	size=64M big=256M rep=1 frep=5 rtts=rtt-0ms,rtt-6ms,rtt-20ms
+fi
+run() { # FILE ARGS...
+	local f=$1; shift
+	"$M" run -q -a uffd "$@" --out "$MEMSYNC_OUT/$f" || echo "uffd bench: a run failed: $*" >&2
+}
+# Background pull tuned for a bandwidth-delay product of a few MB.
+bgopts=(-o batch=4m -o inflight=16 -o pullers=4)
+
+# Targets first (the table in approaches/uffd/README.md).
+run uffd-targets.jsonl -w seq-read -p local -s "$big" -r "$rep" -o chunk=1m -o prefetch=off
+run uffd-targets.jsonl -w seq-read -p local -s "$big" -r "$rep" --netem none -o chunk=1m -o prefetch=off
+run uffd-targets.jsonl -w seq-read -p wan -s "$big" -r "$rep" "${bgopts[@]}"
+run uffd-targets.jsonl -w first-access -p wan -s 4M -r "$frep" -o prefetch=readahead
+
+# Throughput vs RTT, demand only and with prefetch.
+run uffd-rtt.jsonl -w seq-read -p "$rtts" -s "$size" -o prefetch=off -o chunk=1m
+run uffd-rtt.jsonl -w seq-read -p "$rtts" -s "$size" -o prefetch=both "${bgopts[@]}"
+# First-access latency vs RTT (demand fault, page first).
+run uffd-first.jsonl -w first-access -p "$rtts" -s 4M -r "$frep" -o prefetch=readahead
+# Chunk (fault-around) size, no prefetch, local link.
+for c in 4k 16k 64k 256k 1m; do
+	run uffd-chunk.jsonl -w seq-read-4k,rand-read -p local -s "$size" -o prefetch=off -o chunk=$c
+done
+# Handler threads.
+for t in 1 2 4 8; do
+	run uffd-threads.jsonl -w seq-read-4k,rand-read -p local -s "$size" -o prefetch=off -o threads=$t
+	run uffd-threads.jsonl -w rand-read -p rtt-2ms -s 64M -o prefetch=both -o threads=$t
+done
+# Writes with write-protect tracking.
+run uffd-write.jsonl -w seq-write,rand-write,mixed,rand-write-1pct -p local,wan -s "$size" -r "$rep"
+# Post-copy migration vs RTT.
+run uffd-migrate.jsonl --migrate -w migrate-writer -p "$rtts" -s "$size" -r "$rep" "${bgopts[@]}"
+echo "uffd bench: results in $MEMSYNC_OUT/uffd-*.jsonl" >&2
