@@ -121,6 +121,7 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 	uint64_t size = s->size;
 	uint64_t n = mode ? 1 : (size + chunk - 1) / chunk;
 	const uint8_t *map = (const uint8_t *)"";
+	int mapped = 0;
 	delta_hash_t *hs = calloc(n ? n : 1, sizeof *hs);
 	uint8_t *out = malloc((size_t)hl * HASHES_PER_FRAME);
 	int rc = 0;
@@ -129,7 +130,7 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 		if (p == MAP_FAILED)
 			rc = err_errno(e, errno, "cannot map %s", s->path);
 		else
-			map = p;
+			map = p, mapped = 1;
 	}
 	if (!rc && (!hs || !out))
 		rc = err_set(e, "out of memory");
@@ -152,7 +153,7 @@ static int store_send_hashes(struct delta_store *s, struct delta_conn *c, uint32
 		s->hc_chunk = chunk;
 		s->hc_algo = algo;
 	}
-	if (size && map != (const uint8_t *)"" )
+	if (mapped)
 		munmap((void *)map, size);
 	pthread_mutex_unlock(&s->mu);
 	for (uint64_t first = 0; first < n && !rc; first += HASHES_PER_FRAME) {

@@ -219,7 +219,7 @@ static int cmd_hashbench(int argc, char **argv)
 		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
 			for (size_t t = 0; t < 2; t++) {
 				uint64_t n = size / chunks[c];
-				int reps = quick ? 2 : 5;
+				int reps = quick ? 3 : 9;
 				uint64_t best = UINT64_MAX;
 				delta_hash_chunks(a, buf, size, chunks[c], 0, n, threads[t], out); /* warm */
 				for (int r = 0; r < reps; r++) {
