@@ -11,7 +11,8 @@
 #                       emulated link (memsync-net counters)
 #   delta-cycles.jsonl  memsync run records: steady-state sync() after rand-write-{0.1,1,10}pct,
 #                       sizes 64M/256M/1G, profiles local/lan/wan, dirty=hash|pagemap
-#   delta-migrate.jsonl memsync run --migrate records: downtime vs profile, hash vs pagemap
+#   delta-migrate.jsonl memsync run --migrate records: downtime vs profile and writer rate
+#                       (50/200/800 Mbit/s hot-set writers), hash vs pagemap
 # MB/s = 10^6 bytes/s. Use a Release build (MEMSYNC_BUILD).
 # MEMSYNC_DELTA_PARTS selects parts (default "hash rsync cycles migrate").
 set -euo pipefail
@@ -184,8 +185,8 @@ mprofiles="local lan metro wan"
 [ "$quick" = 1 ] && mprofiles="local wan"
 for prof in $mprofiles; do
 	for d in hash pagemap; do
-		"$ms" run -q --workdir "$wroot" --migrate -a delta -w migrate-writer -p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" \
-			>/dev/null 2>&1 || true
+		"$ms" run -q --workdir "$wroot" --migrate -a delta -w migrate-writer-50mbit,migrate-writer,migrate-writer-800mbit \
+			-p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" >/dev/null 2>&1 || true
 	done
 done
 jq -c 'select(.type == "scenario")' "$mig.tmp" >>"$mig"
