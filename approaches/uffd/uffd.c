@@ -79,6 +79,13 @@ void uffd_fatal(struct uffd *u, const char *fmt, ...)
 	if (!first)
 		return;
 	log_warn("uffd: %s", u->fatal.msg);
+	/* Nobody waits forever for what will not come now. */
+	pthread_mutex_lock(&u->push_lock);
+	pthread_cond_broadcast(&u->push_cond);
+	pthread_mutex_unlock(&u->push_lock);
+	pthread_mutex_lock(&u->conn_lock);
+	pthread_cond_broadcast(&u->conn_cond);
+	pthread_mutex_unlock(&u->conn_lock);
 	if (u->r && u->r->report_fatal)
 		u->r->report_fatal(u->r, u->fatal.msg);
 }
