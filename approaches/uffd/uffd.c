@@ -623,6 +623,8 @@ static void *puller_main(void *arg)
 	struct err e = {0};
 	if (u->dest && uffd_connect_dest(u, &e))
 		return NULL;
+	if (u->dest)
+		uffd_dest_warm(u);
 	if (u->dest) {
 		/* Post-copy: resume first (the first fault), then drain the rest. */
 		pthread_mutex_lock(&u->pull_lock);

@@ -122,5 +122,6 @@ int uffd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e
 int uffd_migrate_source(struct region *r, struct migration *m, struct err *e);
 int uffd_connect_dest(struct uffd *u, struct err *e);
 void uffd_migrate_stop(struct uffd *u);
+void uffd_dest_warm(struct uffd *u);
 
 #endif

@@ -166,7 +166,7 @@ int uffd_migrate_source(struct region *r, struct migration *m, struct err *e)
 	for (;;) {
 		struct nbd_server_stats st;
 		nbd_server_stats(mg->srv, &st);
-		if (st.connections_active >= want)
+		if (st.connections_active >= want && st.requests >= 1 + (want > 1 + u->cfg.pullers))
 			break;
 		if (now_ns() - t0 > 10000000000ull) {
 			log_warn("uffd: only %llu of %u destination connections after 10 s; switching anyway",
@@ -215,6 +215,29 @@ int uffd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e
 	r->uffd_register_wp = 0;
 	r->priv = u;
 	return 0;
+}
+
+/* Completion of a warm-up read: discard. */
+static void warm_done(void *arg, int error)
+{
+	(void)error;
+	free(arg);
+}
+
+/*
+ * Destination: one small read on each demand connection. The source holds
+ * it until the switch-over; its arrival tells the source that the NBD
+ * handshakes are done, so they are not part of the downtime.
+ */
+void uffd_dest_warm(struct uffd *u)
+{
+	struct remote *rms[2] = {u->fg, u->pg};
+	for (int i = 0; i < 2; i++) {
+		void *b = rms[i] ? malloc(UFFD_PAGE) : NULL;
+		struct err e = {0};
+		if (b && remote_aio_pread(rms[i], b, UFFD_PAGE, 0, warm_done, b, &e))
+			free(b);
+	}
 }
 
 /* Destination puller: connect to the source as soon as it listens. */
