@@ -38,7 +38,7 @@
 #define DELTA_MIG_PORT 10811
 
 static const struct approach_opt delta_options[] = {
-	{"chunk", "64k", "chunk size, a power of two from 4k to 1M"},
+	{"chunk", "4k", "chunk size, a power of two from 4k to 1M (4k: no amplification of scattered 4 KiB writes)"},
 	{"workers", "2", "hashing threads"},
 	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32"},
 	{"mode", "chunks", "chunks (per-chunk hashes) or whole-file (one hash, resend everything on change)"},
@@ -65,7 +65,7 @@ struct delta_cfg {
 static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struct err *e)
 {
 	memset(c, 0, sizeof *c);
-	if (scenario_opt_size(sc, "chunk", 64 << 10, &c->chunk, e) || scenario_opt_uint(sc, "workers", 2, &c->workers, e) ||
+	if (scenario_opt_size(sc, "chunk", 4 << 10, &c->chunk, e) || scenario_opt_uint(sc, "workers", 2, &c->workers, e) ||
 	    scenario_opt_uint(sc, "poll_interval", 0, &c->poll_ms, e) || scenario_opt_uint(sc, "dests", 0, &c->dests, e) ||
 	    scenario_opt_uint(sc, "late_join_ms", 0, &c->late_ms, e) ||
 	    scenario_opt_uint(sc, "fault_drop", 0, &c->fault_drop, e) ||

@@ -164,11 +164,11 @@ cyc=$MEMSYNC_OUT/delta-cycles.jsonl
 for prof in $profiles; do
 	for d in hash pagemap; do
 		"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s 64M \
-			-o dirty=$d -o chunk=64k --out "$cyc.tmp" >/dev/null 2>&1 || true
+			-o dirty=$d --out "$cyc.tmp" >/dev/null 2>&1 || true
 		for s in ${sizes//,/ }; do
 			[ "$s" = 64M ] && continue
 			"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" \
-				-o dirty=$d -o chunk=64k --out "$cyc.tmp" >/dev/null 2>&1 || true
+				-o dirty=$d --out "$cyc.tmp" >/dev/null 2>&1 || true
 		done
 	done
 done
