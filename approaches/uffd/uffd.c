@@ -57,6 +57,7 @@ static const struct approach_opt uffd_options[] = {
 	{"retries", "3", "attempts for a failed demand fetch (with backoff) before the scenario fails"},
 	{"page_first", "on", "a fault requests its own page first, installs it, then the rest of its chunk"},
 	{"overtake", "on", "a fault on a chunk the background is fetching fetches its page on the demand connection"},
+	{"bg_start", "fault", "start the background pull at the first fault (fault) or at attach (attach)"},
 	{"mig_port_offset", "1", "migration: the source serves the destination on the remote port + this"},
 	{NULL, NULL, NULL},
 };
@@ -625,8 +626,9 @@ static void *puller_main(void *arg)
 		return NULL;
 	if (u->dest)
 		uffd_dest_warm(u);
-	if (u->dest) {
-		/* Post-copy: resume first (the first fault), then drain the rest. */
+	if (u->dest || u->cfg.bg_after_fault) {
+		/* Serve the first fault alone (post-copy: the workload resumes), then
+		 * pull the rest: a fresh link is not yet queued full of prefetch. */
 		pthread_mutex_lock(&u->pull_lock);
 		while (!atomic_load(&u->first_fault_done) && !atomic_load(&u->stopping))
 			pthread_cond_wait(&u->pull_cond, &u->pull_lock);
@@ -918,6 +920,13 @@ static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *
 	c->retries = v < 1 ? 1 : v > 20 ? 20 : (unsigned)v;
 	if (parse_onoff(sc, "page_first", 1, &c->page_first, e) || parse_onoff(sc, "overtake", 1, &c->overtake, e))
 		return -1;
+	const char *bs = scenario_opt(sc, "bg_start", "fault");
+	if (!strcmp(bs, "fault"))
+		c->bg_after_fault = 1;
+	else if (!strcmp(bs, "attach"))
+		c->bg_after_fault = 0;
+	else
+		return err_set(e, "option bg_start=%s: expected fault or attach", bs);
 	if (scenario_opt_uint(sc, "mig_port_offset", 1, &v, e))
 		return -1;
 	if (v < 1 || v > 1000)

@@ -23,7 +23,7 @@ enum { ORD_LINEAR, ORD_FOLLOW, ORD_HEADER_FIRST, ORD_LIST };
 struct uffd_cfg {
 	uint64_t chunk, batch, readahead;
 	unsigned threads, pullers, inflight, retries;
-	int prefetch, order, wp, mig_port_offset, page_first, overtake;
+	int prefetch, order, wp, mig_port_offset, page_first, overtake, bg_after_fault;
 	char list_path[96];
 	uint64_t push_interval_ns, timeout_ns;
 };

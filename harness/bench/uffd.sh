@@ -26,20 +26,21 @@ run() { # FILE ARGS...
 	local f=$1; shift
 	"$M" run -q -a uffd "$@" --out "$MEMSYNC_OUT/$f" || echo "uffd bench: a run failed: $*" >&2
 }
-# Background pull tuned for a bandwidth-delay product of a few MB.
-bgopts=(-o batch=4m -o inflight=16 -o pullers=4)
+# Background pull sized to a bandwidth-delay product of a few MB (about 8 MB
+# in flight: more only fills the emulator's drop-tail queue).
+bgopts=(-o batch=2m -o inflight=4 -o pullers=4)
 
 # Targets first (the table in approaches/uffd/README.md).
-run uffd-targets.jsonl -w seq-read -p local -s "$big" -r "$rep" -o chunk=1m -o prefetch=off
-run uffd-targets.jsonl -w seq-read -p local -s "$big" -r "$rep" --netem none -o chunk=1m -o prefetch=off
-run uffd-targets.jsonl -w seq-read -p wan -s "$big" -r "$rep" "${bgopts[@]}"
-run uffd-targets.jsonl -w first-access -p wan -s 4M -r "$frep" -o prefetch=readahead
+run uffd-targets.jsonl -w seq-read -p local -s 1G -r "$rep" -o chunk=256k -o prefetch=off
+run uffd-targets.jsonl -w seq-read -p local -s 1G -r "$rep" --netem none -o chunk=256k -o prefetch=off
+run uffd-targets.jsonl -w seq-read -p wan -s 1G -r "$rep" "${bgopts[@]}"
+run uffd-targets.jsonl -w first-access -p wan,local -s 8M -r "$frep" "${bgopts[@]}"
 
 # Throughput vs RTT, demand only and with prefetch.
 run uffd-rtt.jsonl -w seq-read -p "$rtts" -s "$size" -o prefetch=off -o chunk=1m
 run uffd-rtt.jsonl -w seq-read -p "$rtts" -s "$size" -o prefetch=both "${bgopts[@]}"
 # First-access latency vs RTT (demand fault, page first).
-run uffd-first.jsonl -w first-access -p "$rtts" -s 4M -r "$frep" -o prefetch=readahead
+run uffd-first.jsonl -w first-access -p "$rtts" -s 8M -r "$frep" "${bgopts[@]}"
 # Chunk (fault-around) size, no prefetch, local link.
 for c in 4k 16k 64k 256k 1m; do
 	run uffd-chunk.jsonl -w seq-read-4k,rand-read -p local -s "$size" -o prefetch=off -o chunk=$c
