@@ -185,7 +185,7 @@ mprofiles="local lan metro wan"
 [ "$quick" = 1 ] && mprofiles="local wan"
 for prof in $mprofiles; do
 	for d in hash pagemap; do
-		"$ms" run -q --workdir "$wroot" --migrate -a delta -w migrate-writer-50mbit,migrate-writer,migrate-writer-800mbit \
+		"$ms" run -q --workdir "$wroot" --migrate -a delta -w "$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-50mbit.conf,migrate-writer,$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-800mbit.conf" \
 			-p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" >/dev/null 2>&1 || true
 	done
 done
