@@ -86,6 +86,13 @@ static void store_marker(struct delta_store *s, int on)
 int delta_store_read(struct delta_store *s, void *buf, size_t len, uint64_t off, struct err *e)
 {
 	pthread_mutex_lock(&s->mu);
+	/* A cycle in progress with its source still connected ends soon: wait
+	 * for it (up to a minute) rather than calling the copy incomplete. */
+	for (int waited = 0; s->mid_cycle && s->in_session && waited < 60000; waited++) {
+		pthread_mutex_unlock(&s->mu);
+		usleep(1000);
+		pthread_mutex_lock(&s->mu);
+	}
 	int rc = 0;
 	if (s->mid_cycle)
 		rc = err_set(e, "destination %s is mid-cycle (its source disconnected before the cycle ended)", s->path);
@@ -337,7 +344,14 @@ static void *store_thread(void *arg)
 			delta_conn_close(&c);
 			continue;
 		}
-		if (delta_recv_session(s, &c, &e) && !s->stop) {
+		pthread_mutex_lock(&s->mu);
+		s->in_session = 1;
+		pthread_mutex_unlock(&s->mu);
+		int failed = delta_recv_session(s, &c, &e);
+		pthread_mutex_lock(&s->mu);
+		s->in_session = 0;
+		pthread_mutex_unlock(&s->mu);
+		if (failed && !s->stop) {
 			log_info("delta receiver %s: session ended: %s", s->path, e.msg);
 			delta_linger_error(&c, e.msg);
 			pthread_mutex_lock(&s->mu);
@@ -537,8 +551,16 @@ int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->last_hash_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+	uint64_t nchunks = 0, bytes = 0;
+	if (!memchr(send_mask, 1, n) && size == s->remote_size && (s->mode ? 1 : n) == s->remote_n) {
+		/* Nothing changed since the last ACK: the destination already holds
+		 * this state, so no cycle goes on the wire (and its copy is never
+		 * marked mid-cycle by an empty one). */
+		s->skipped++;
+		goto done;
+	}
 	/* Send them. */
-	uint64_t cycle = ++s->cycle, nchunks = 0, bytes = 0;
+	uint64_t cycle = ++s->cycle;
 	size_t k = delta_enc_begin(out, cycle, size);
 	if (delta_put(&s->c, out, k, e))
 		goto out;
@@ -563,6 +585,7 @@ int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const
 		err_set(e, "expected ACK of cycle %llu, got frame type %u", (unsigned long long)cycle, m.type);
 		goto out;
 	}
+done:
 	/* The destination now holds what we sent. */
 	if (s->mode) {
 		s->remote[0] = s->local[0];

@@ -24,6 +24,7 @@ struct delta_store {
 	pthread_mutex_t mu;
 	uint64_t version;        /* last complete cycle */
 	int mid_cycle;           /* a cycle was begun and not ended */
+	int in_session;          /* a source is connected (a mid-cycle copy may still complete) */
 	uint64_t cycles, bytes_in;
 	int fault_drop_chunks;   /* test hook: drop the connection after N chunks, once */
 	struct delta_psk psk;    /* TLS-PSK when psk.len (set before listening) */
@@ -81,6 +82,7 @@ struct delta_sender {
 	delta_hash_t *remote, *local; /* what the destination holds; our last hashes */
 	uint64_t remote_n, remote_size, cap;
 	uint64_t cycle;
+	uint64_t skipped;         /* cycles with nothing to send (not put on the wire) */
 	/* statistics of the last cycle */
 	uint64_t last_chunks, last_bytes, last_wire, last_hash_ns;
 	uint64_t hash_wire;       /* bytes of hash exchange in the last connect */
