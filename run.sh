@@ -73,10 +73,10 @@ ensure_packages() {
 build() {
 	local dir=$1; shift
 	mkdir -p "$dir"
-	if [ ! -f "$dir/CMakeCache.txt" ]; then
-		say "configuring $dir"
-		cmake -S "$SRC" -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log" >&2; die "cmake failed"; }
-	fi
+	# Configure every time (fast with a cache): it repairs a directory whose
+	# last configure failed and picks up packages installed since.
+	[ -f "$dir/CMakeCache.txt" ] || say "configuring $dir"
+	cmake -S "$SRC" -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log" >&2; die "cmake failed"; }
 	say "building $dir"
 	cmake --build "$dir" -j"$(nproc)" >"$dir/build.log" 2>&1 || { tail -40 "$dir/build.log" >&2; die "build failed (log: $dir/build.log)"; }
 }

@@ -38,7 +38,8 @@ for gp in plots/*.gp; do
 	[ -f "$jqf" ] || continue
 	dat=$out/$fig.dat
 	jq -r -s -L plots -f "$jqf" "${inputs[@]}" > "$dat"
-	if [ "$(grep -cv '^case' "$dat" || true)" = 0 ]; then
+	# The first line is the column header: no line after it, no figure.
+	if [ "$(tail -n +2 "$dat" | grep -c . || true)" = 0 ]; then
 		echo "render: $fig: no data in these results, skipped" >&2
 		continue
 	fi
