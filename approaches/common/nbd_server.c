@@ -58,7 +58,8 @@ struct nbd_server {
 	struct nbd_conn *conns;
 	atomic_ullong requests, reads, writes, flushes, trims, zeroes;
 	atomic_ullong bytes_read, bytes_written, errors, protocol_errors;
-	atomic_ullong connections, connections_active;
+	atomic_ullong connections, connections_active; /* active: past the handshake */
+	atomic_int open_conns;       /* connection threads, handshaking or not (max_connections) */
 };
 
 /* ---- connection I/O ---- */
@@ -555,7 +556,8 @@ static void *worker_run(void *arg)
 #define INBUF_SIZE (256u * 1024)   /* requests read in one recv */
 #define BATCH_IOV 128              /* replies sent in one sendmsg */
 #define BIG_WRITE (32u * 1024)     /* writes this big skip the input buffer (no extra copy) */
-#define BATCH_BYTES (1u << 20)     /* ... or this many payload bytes: then send, and read again soon */
+#define BIG_READ (64u * 1024)      /* read replies this big go after the small ones of their batch */
+#define BATCH_BYTES (1u << 20)     /* big read payload per sendmsg before the next big read is queued */
 
 /*
  * For the memory backend every command is a memcpy or less, so handing
@@ -564,15 +566,27 @@ static void *worker_run(void *arg)
  * order (reads are sent straight from the region; small writes are copied
  * from the input buffer, but while big writes arrive it reads headers alone
  * so payloads land directly in the region), and sends all their replies
- * with one sendmsg() before it blocks again. Requests still complete out of the client's sight in any order;
- * parallelism comes from multi-conn.
+ * with one sendmsg() before it blocks again. Within one sendmsg the small
+ * replies (write and flush acknowledgements, errors, reads below BIG_READ)
+ * go first and the big read payloads after them, so a small request is
+ * never answered behind megabytes of earlier reads (NBD allows replies in
+ * any order; every request of the batch has already been executed).
+ * Parallelism comes from multi-conn.
  */
 struct batch {
-	struct iovec iov[BATCH_IOV];
-	unsigned char hdr[BATCH_IOV][NBD_STRUCTURED_REPLY_LEN + 8]; /* one per reply; nhdr <= niov */
-	int niov, nhdr;
-	size_t bytes;
+	struct iovec small[BATCH_IOV];    /* small replies, in request order */
+	struct iovec big[BATCH_IOV];      /* big read replies (header, payload), in request order */
+	struct iovec iov[2 * BATCH_IOV];  /* both, assembled for sendmsg */
+	unsigned char hdr[BATCH_IOV][NBD_STRUCTURED_REPLY_LEN + 8]; /* one per reply */
+	int nsmall, nbig, nhdr;
+	size_t big_bytes;                 /* read payload queued in big[] */
 };
+
+/* Is the batch out of room for another reply (up to two iovecs)? */
+static int batch_full(const struct batch *b)
+{
+	return b->nhdr >= BATCH_IOV || b->nsmall > BATCH_IOV - 2 || b->nbig > BATCH_IOV - 2;
+}
 
 /* Queue the reply for r; data is the region for a successful READ. */
 static void batch_add(struct nbd_conn *c, struct batch *b, const struct nbd_request *r, uint32_t error,
@@ -596,21 +610,28 @@ static void batch_add(struct nbd_conn *c, struct batch *b, const struct nbd_requ
 	} else {
 		nbd_encode_simple_reply(h, error, r->handle);
 	}
-	b->iov[b->niov++] = (struct iovec){h, hlen};
-	if (with_data) {
-		b->iov[b->niov++] = (struct iovec){(void *)data, r->length};
-		b->bytes += r->length;
+	if (with_data && r->length >= BIG_READ) {
+		b->big[b->nbig++] = (struct iovec){h, hlen};
+		b->big[b->nbig++] = (struct iovec){(void *)data, r->length};
+		b->big_bytes += r->length;
+		return;
 	}
+	b->small[b->nsmall++] = (struct iovec){h, hlen};
+	if (with_data)
+		b->small[b->nsmall++] = (struct iovec){(void *)data, r->length};
 }
 
-/* Send every queued reply. */
+/* Send every queued reply: the small ones first, then the big reads. */
 static int batch_flush(struct nbd_conn *c, struct batch *b)
 {
-	int rc = 0;
-	if (b->niov)
-		rc = conn_sendv(c, b->iov, b->niov);
-	b->niov = b->nhdr = 0;
-	b->bytes = 0;
+	int rc = 0, n = b->nsmall + b->nbig;
+	if (n) {
+		memcpy(b->iov, b->small, (size_t)b->nsmall * sizeof *b->iov);
+		memcpy(b->iov + b->nsmall, b->big, (size_t)b->nbig * sizeof *b->iov);
+		rc = conn_sendv(c, b->iov, n);
+	}
+	b->nsmall = b->nbig = b->nhdr = 0;
+	b->big_bytes = 0;
 	return rc;
 }
 
@@ -718,11 +739,13 @@ static void conn_serve_inline(struct nbd_conn *c)
 			}
 			atomic_fetch_add(&s->writes, 1);
 			atomic_fetch_add(&s->bytes_written, r.length);
-			b->bytes += r.length; /* bounds how long its reply waits */
 			batch_add(c, b, &r, 0, NULL);
 		} else if (r.type == NBD_CMD_READ) {
 			atomic_fetch_add(&s->reads, 1);
 			atomic_fetch_add(&s->bytes_read, r.length);
+			/* enough big payload queued: send it before this one (small replies still jump ahead) */
+			if (r.length >= BIG_READ && b->big_bytes >= BATCH_BYTES && batch_flush(c, b))
+				goto out;
 			batch_add(c, b, &r, 0, base + r.offset);
 		} else {
 			struct worker w = {.c = c};
@@ -731,7 +754,7 @@ static void conn_serve_inline(struct nbd_conn *c)
 				atomic_fetch_add(&s->errors, 1);
 			batch_add(c, b, &r, error, NULL);
 		}
-		if (b->niov > BATCH_IOV - 2 || b->bytes >= BATCH_BYTES) {
+		if (batch_full(b)) {
 			if (batch_flush(c, b))
 				goto out;
 		}
@@ -749,7 +772,9 @@ static void *conn_run(void *arg)
 	struct nbd_server *s = c->s;
 	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (conn_handshake(c) == 0) {
+	int active = conn_handshake(c) == 0;
+	if (active) {
+		atomic_fetch_add(&s->connections_active, 1);
 		tv.tv_sec = 0;
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 		int n = s->opts.workers;
@@ -786,7 +811,9 @@ static void *conn_run(void *arg)
 	c->fd = -1;
 	c->finished = 1;
 	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_sub(&s->connections_active, 1);
+	if (active)
+		atomic_fetch_sub(&s->connections_active, 1);
+	atomic_fetch_sub(&s->open_conns, 1);
 	log_debug("nbd: %s: connection closed", c->peer);
 	return NULL;
 }
@@ -832,8 +859,7 @@ int nbd_server_serve_fd(struct nbd_server *s, int fd, struct err *e)
 {
 	pthread_mutex_lock(&s->lock);
 	reap_finished(s);
-	if (atomic_load(&s->stopping) ||
-	    atomic_load(&s->connections_active) >= (unsigned long long)s->opts.max_connections) {
+	if (atomic_load(&s->stopping) || atomic_load(&s->open_conns) >= s->opts.max_connections) {
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
 		return err_set(e, "nbd: too many connections (%d) or stopping", s->opts.max_connections);
@@ -852,10 +878,10 @@ int nbd_server_serve_fd(struct nbd_server *s, int fd, struct err *e)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on UNIX sockets */
 	atomic_fetch_add(&s->connections, 1);
-	atomic_fetch_add(&s->connections_active, 1);
+	atomic_fetch_add(&s->open_conns, 1);
 	int rc = pthread_create(&c->thread, NULL, conn_run, c);
 	if (rc) {
-		atomic_fetch_sub(&s->connections_active, 1);
+		atomic_fetch_sub(&s->open_conns, 1);
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
 		free(c);

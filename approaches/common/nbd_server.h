@@ -28,7 +28,7 @@ struct nbd_server_opts {
 	int readonly;
 	struct tls_config *tls;   /* NULL = plain; else TLS is required */
 	uint64_t chunk_size;      /* 0 = whole requests; else split backend calls into aligned chunks */
-	int max_connections;      /* 0 = 256 */
+	int max_connections;      /* open at once, handshaking or not; 0 = 256 */
 };
 
 struct nbd_server_stats {
@@ -38,8 +38,8 @@ struct nbd_server_stats {
 	uint64_t bytes_written;   /* bytes received by WRITE */
 	uint64_t errors;          /* requests answered with an error */
 	uint64_t protocol_errors; /* connections closed for bad input */
-	uint64_t connections;     /* accepted in total */
-	uint64_t connections_active;
+	uint64_t connections;     /* accepted in total (handshaking or not) */
+	uint64_t connections_active; /* past the handshake and still open */
 };
 
 struct nbd_server;

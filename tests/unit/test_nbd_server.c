@@ -374,6 +374,79 @@ static void test_bad_input(struct nbd_server *s)
 	CHECK(after.protocol_errors >= before.protocol_errors + 5);
 }
 
+/* Wait up to 2 s until the server's active connection count is want. */
+static int active_becomes(struct nbd_server *s, uint64_t want)
+{
+	struct nbd_server_stats st;
+	for (int i = 0; i < 200; i++) {
+		nbd_server_stats(s, &st);
+		if (st.connections_active == want)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* A connection counts as active only once its handshake has completed. */
+static void test_active_count(struct nbd_server *s)
+{
+	struct nbd_server_stats st;
+	nbd_server_stats(s, &st);
+	uint64_t base = st.connections_active, accepted = st.connections;
+	int fd = connect_to(s);
+	CHECK(greet(fd) == 0);
+	CHECK(send_option(fd, NBD_OPT_LIST, NULL, 0) == 0 && get_reply(fd, NBD_OPT_LIST, NULL, 0, NULL) == NBD_REP_SERVER);
+	CHECK(get_reply(fd, NBD_OPT_LIST, NULL, 0, NULL) == NBD_REP_ACK);
+	nbd_server_stats(s, &st);
+	CHECK(st.connections == accepted + 1 && st.connections_active == base); /* still haggling */
+	CHECK(go(fd, 0, "") == SIZE);
+	CHECK(active_becomes(s, base + 1));
+	CHECK(request(fd, NBD_CMD_DISC, 0, 1, 0, 0) == 0 && closed(fd));
+	close(fd);
+	CHECK(active_becomes(s, base));
+	fd = connect_to(s); /* dropped in the handshake: never active */
+	CHECK(greet(fd) == 0);
+	close(fd);
+	usleep(50000);
+	nbd_server_stats(s, &st);
+	CHECK(st.connections == accepted + 2 && st.connections_active == base);
+}
+
+/* Inline mode: small replies of a batch are sent before big read payloads. */
+static void test_small_first(struct nbd_server *s)
+{
+	int fd = connect_to(s);
+	CHECK(greet(fd) == 0 && go(fd, 0, "") == SIZE);
+	unsigned char *big = malloc(1 << 20), small[4096], got[4096];
+	fill(small, sizeof small, 9);
+	/* one send: READ 1 MiB (1), WRITE 4 KiB (2), FLUSH (3), READ of that 4 KiB (4) */
+	unsigned char req[4 * NBD_REQUEST_LEN + sizeof small], *p = req;
+	const uint16_t types[4] = {NBD_CMD_READ, NBD_CMD_WRITE, NBD_CMD_FLUSH, NBD_CMD_READ};
+	const uint64_t offs[4] = {0, 2u << 20, 0, 2u << 20};
+	const uint32_t lens[4] = {1u << 20, sizeof small, 0, sizeof small};
+	for (int i = 0; i < 4; i++) {
+		nbd_put32(p, NBD_REQUEST_MAGIC);
+		nbd_put16(p + 4, 0);
+		nbd_put16(p + 6, types[i]);
+		nbd_put64(p + 8, (uint64_t)i + 1);
+		nbd_put64(p + 16, offs[i]);
+		nbd_put32(p + 24, lens[i]);
+		p += NBD_REQUEST_LEN;
+		if (types[i] == NBD_CMD_WRITE) {
+			memcpy(p, small, sizeof small);
+			p += sizeof small;
+		}
+	}
+	CHECK(put(fd, req, (size_t)(p - req)) == 0);
+	uint64_t h;
+	CHECK(simple_reply(fd, &h) == 0 && h == 2);
+	CHECK(simple_reply(fd, &h) == 0 && h == 3);
+	CHECK(simple_reply(fd, &h) == 0 && h == 4 && get(fd, got, sizeof got) == 0 && !memcmp(got, small, sizeof got));
+	CHECK(simple_reply(fd, &h) == 0 && h == 1 && get(fd, big, 1 << 20) == 0);
+	close(fd);
+	free(big);
+}
+
 /* Read-only server refuses writes with EPERM and advertises READ_ONLY. */
 static void test_readonly(struct backend *b)
 {
@@ -433,6 +506,7 @@ int main(void)
 	test_commands(s, 0);
 	test_commands(s, 1);
 	test_bad_input(s);
+	test_active_count(s);
 	nbd_server_free(s);
 	/* the same on the inline (one thread, batched) mode */
 	o.workers = 1;
@@ -441,6 +515,8 @@ int main(void)
 	test_commands(s, 0);
 	test_commands(s, 1);
 	test_bad_input(s);
+	test_active_count(s);
+	test_small_first(s);
 	nbd_server_free(s);
 	test_readonly(b);
 	backend_close(b);
