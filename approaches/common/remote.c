@@ -84,6 +84,7 @@ int remote_build_uri(const struct remote_opts *o, char *buf, size_t cap, struct 
 #include <unistd.h>
 
 #define MAX_PIECE (32u * 1024 * 1024) /* the NBD maximum block size we rely on */
+#define CLOSE_TIMEOUT_MS 10000        /* default close_timeout_ms */
 
 enum rop { ROP_READ, ROP_WRITE, ROP_FLUSH };
 
@@ -129,6 +130,7 @@ struct remote {
 	char *uri;
 	int nconn;
 	int retries;
+	int close_timeout_ms;      /* -1 = forever */
 	uint64_t piece;
 	uint64_t size;
 	struct rconn *conns;
@@ -674,9 +676,14 @@ struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e)
 	r->nconn = o->nconn > 0 ? o->nconn : 1;
 	r->max_inflight = o->max_inflight > 0 ? o->max_inflight : 64;
 	r->retries = o->retries == 0 ? 5 : o->retries < 0 ? 0 : o->retries;
+	r->close_timeout_ms = o->close_timeout_ms == 0 ? CLOSE_TIMEOUT_MS : o->close_timeout_ms < 0 ? -1 : o->close_timeout_ms;
 	r->piece = o->chunk_size && o->chunk_size < MAX_PIECE ? o->chunk_size : MAX_PIECE;
 	pthread_mutex_init(&r->win_lock, NULL);
-	pthread_cond_init(&r->win_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* for the bounded wait in remote_close */
+	pthread_cond_init(&r->win_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&r->err_lock, NULL);
 	r->conns = calloc((size_t)r->nconn, sizeof *r->conns);
 	if (!r->uri || !r->conns) {
@@ -733,15 +740,113 @@ fail:
 	return NULL;
 }
 
-/* Drain, stop the pollers, disconnect politely, free. */
-void remote_close(struct remote *r)
+/* Monotonic time in ms. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the window to empty, giving up once no request has completed
+ * for timeout_ms (-1: never); returns how many are still in flight. */
+static int drain_bounded(struct remote *r, int timeout_ms)
+{
+	pthread_mutex_lock(&r->win_lock);
+	int last = r->inflight;
+	int64_t deadline = now_ms() + timeout_ms;
+	while (r->inflight > 0) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&r->win_cond, &r->win_lock);
+			continue;
+		}
+		if (r->inflight < last) { /* progress: the link is alive */
+			last = r->inflight;
+			deadline = now_ms() + timeout_ms;
+		}
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&r->win_cond, &r->win_lock, &ts);
+	}
+	int left = r->inflight;
+	pthread_mutex_unlock(&r->win_lock);
+	return left;
+}
+
+/* Send NBD_CMD_DISC and wait until the server closes, at most until deadline (ms). */
+static void disconnect_bounded(struct nbd_handle *h, int64_t deadline)
+{
+	if (!nbd_aio_is_ready(h) || nbd_aio_in_flight(h) > 0 || nbd_aio_disconnect(h, 0) == -1)
+		return;
+	while (!nbd_aio_is_closed(h) && !nbd_aio_is_dead(h)) {
+		int64_t left = deadline < 0 ? -1 : deadline - now_ms();
+		if (deadline >= 0 && left <= 0)
+			return;
+		unsigned dir = nbd_aio_get_direction(h);
+		struct pollfd p = {nbd_aio_get_fd(h), (short)((dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0) |
+							      (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0)), 0};
+		int n = poll(&p, 1, left > 1000 || left < 0 ? 1000 : (int)left);
+		if (n < 0 && errno != EINTR)
+			return;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR))
+			nbd_aio_notify_read(h);
+		else if (p.revents & POLLOUT)
+			nbd_aio_notify_write(h);
+	}
+}
+
+/* Complete every request still held by c with ENOTCONN (pollers stopped,
+ * handle closed); returns how many there were. */
+static int abandon_requests(struct rconn *c)
+{
+	int n = 0;
+	pthread_mutex_lock(&c->done_lock);
+	while (c->inflight) {
+		struct rreq *q = c->inflight;
+		inflight_remove(c, q);
+		q->error = ENOTCONN;
+		q->next = c->done;
+		c->done = q;
+	}
+	struct rreq *list = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->done_lock);
+	pthread_mutex_lock(&c->lock);
+	struct rreq *pending = c->pending;
+	c->pending = NULL;
+	pthread_mutex_unlock(&c->lock);
+	for (struct rreq *q = pending, *next; q; q = next) {
+		next = q->next;
+		q->error = ENOTCONN;
+		q->next = list;
+		list = q;
+	}
+	while (list) {
+		struct rreq *q = list;
+		list = q->next;
+		if (q->error == ENOTCONN)
+			n++;
+		rreq_finish(q);
+	}
+	return n;
+}
+
+/* Drain (bounded), stop the pollers, disconnect politely (bounded), free. */
+int remote_close_err(struct remote *r, struct err *e)
 {
 	if (!r)
-		return;
-	struct err e = {0};
+		return 0;
 	int started = r->conns && r->conns[0].poller_started;
-	if (started && remote_drain(r, &e))
-		log_debug("%s", e.msg);
+	int stuck = started ? drain_bounded(r, r->close_timeout_ms) : 0;
 	atomic_store(&r->stopping, 1);
 	for (int i = 0; r->conns && i < r->nconn; i++)
 		if (r->conns[i].poller_started)
@@ -749,16 +854,29 @@ void remote_close(struct remote *r)
 	for (int i = 0; r->conns && i < r->nconn; i++)
 		if (r->conns[i].poller_started)
 			pthread_join(r->conns[i].poller, NULL);
+	int64_t deadline = r->close_timeout_ms < 0 ? -1 : now_ms() + (stuck ? 0 : r->close_timeout_ms);
+	int abandoned = 0;
 	for (int i = 0; r->conns && i < r->nconn; i++) {
 		struct rconn *c = &r->conns[i];
 		if (c->h) {
-			nbd_shutdown(c->h, 0);
-			nbd_close(c->h);
+			disconnect_bounded(c->h, deadline);
+			nbd_close(c->h); /* frees what libnbd holds; no callbacks */
+			c->h = NULL;
 		}
+		abandoned += abandon_requests(c);
 		if (c->wake_fd >= 0)
 			close(c->wake_fd);
 		pthread_mutex_destroy(&c->lock);
 		pthread_mutex_destroy(&c->done_lock);
+	}
+	int rc = 0;
+	if (stuck || abandoned) {
+		rc = err_set(e, "remote: close: %d request(s) to %s got no reply within %d ms (link or server dead?); "
+			     "abandoned them", stuck > abandoned ? stuck : abandoned, r->uri, r->close_timeout_ms);
+		if (e)
+			e->code = ETIMEDOUT;
+	} else if (atomic_load(&r->failed_since_drain)) {
+		log_debug("remote: close: earlier requests to %s failed", r->uri);
 	}
 	pthread_mutex_destroy(&r->win_lock);
 	pthread_cond_destroy(&r->win_cond);
@@ -766,6 +884,15 @@ void remote_close(struct remote *r)
 	free(r->conns);
 	free(r->uri);
 	free(r);
+	return rc;
+}
+
+/* Close, logging a request that had to be abandoned. */
+void remote_close(struct remote *r)
+{
+	struct err e = {0};
+	if (remote_close_err(r, &e))
+		log_warn("%s", e.msg);
 }
 
 #else /* !MEMSYNC_HAVE_LIBNBD */
@@ -863,6 +990,13 @@ void remote_stats(struct remote *r, struct remote_stats *s)
 void remote_close(struct remote *r)
 {
 	(void)r;
+}
+
+/* Nothing to close. */
+int remote_close_err(struct remote *r, struct err *e)
+{
+	(void)r, (void)e;
+	return 0;
 }
 #endif
 

@@ -40,6 +40,8 @@ struct remote_opts {
 	int max_inflight;     /* requests in flight over all connections (0 = 64) */
 	uint64_t chunk_size;  /* client-side chunking: split requests at multiples of this (0 = 32 MiB pieces) */
 	int retries;          /* reconnect attempts after a drop (0 = 5, -1 = none) */
+	int close_timeout_ms; /* remote_close gives up on requests when none completed for this
+	                       * long, and on the disconnect after it (0 = 10000, -1 = wait forever) */
 };
 
 struct remote_stats {
@@ -97,7 +99,16 @@ int remote_flush(struct remote *r, struct err *e);
 /* Counters. */
 void remote_stats(struct remote *r, struct remote_stats *s);
 
-/* Drain, disconnect, join the pollers, free. */
+/*
+ * Drain, disconnect, join the pollers, free. A dead link cannot hang it:
+ * when no request has completed for close_timeout_ms, the rest are
+ * abandoned (their done callbacks run with ENOTCONN) and the error is
+ * logged; the disconnect waits at most close_timeout_ms as well.
+ */
 void remote_close(struct remote *r);
+
+/* remote_close() that reports abandoned requests: -1 and a message in e
+ * ("... N requests ... got no reply within T ms ..."); r is freed either way. */
+int remote_close_err(struct remote *r, struct err *e);
 
 #endif

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,6 +198,106 @@ static void test_reconnect(struct backend *b, const char *sock, const char *uri)
 	remote_close(r);
 }
 
+/* A one-client UNIX socket proxy that can freeze: a link that goes dead
+ * without closing (no RST, no FIN), like a pulled cable. */
+struct proxy {
+	int listen_fd;
+	char target[128];
+	atomic_int frozen, stop;
+	pthread_t thread;
+};
+
+/* Connect to a UNIX socket path; -1 on failure. */
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Forward bytes both ways until frozen; then hold both ends silent until stopped. */
+static void *proxy_run(void *arg)
+{
+	struct proxy *p = arg;
+	int a = accept(p->listen_fd, NULL, NULL), b = a >= 0 ? unix_connect(p->target) : -1;
+	unsigned char buf[65536];
+	while (a >= 0 && b >= 0 && !atomic_load(&p->stop)) {
+		struct pollfd f[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+		if (atomic_load(&p->frozen) || poll(f, 2, 20) <= 0) {
+			usleep(20000);
+			continue;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (!f[i].revents)
+				continue;
+			ssize_t n = recv(f[i].fd, buf, sizeof buf, 0);
+			if (n <= 0 || send(f[!i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				atomic_store(&p->stop, 1);
+		}
+	}
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	return NULL;
+}
+
+/* A link that dies silently: remote_close() gives up after close_timeout_ms
+ * with a clear error, and the stuck request completes once with ENOTCONN. */
+static void test_close_dead_link(struct backend *b, const char *dir)
+{
+	struct err e = {0};
+	char sock[160], psock[160], uri[256];
+	snprintf(sock, sizeof sock, "%s/dead.sock", dir);
+	snprintf(psock, sizeof psock, "%s/proxy.sock", dir);
+	struct nbd_server *s = nbd_server_new(b, NULL, &e);
+	CHECK(s && nbd_server_listen(s, NULL, sock, &e) == 0);
+	struct proxy p = {.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+	snprintf(p.target, sizeof p.target, "%s", sock);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", psock);
+	CHECK(bind(p.listen_fd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(p.listen_fd, 1) == 0);
+	CHECK(pthread_create(&p.thread, NULL, proxy_run, &p) == 0);
+	snprintf(uri, sizeof uri, "nbd+unix:///?socket=%s", psock);
+	struct remote_opts o = {.uri = uri, .nconn = 1, .close_timeout_ms = 300};
+	struct remote *r = remote_connect_opts(&o, &e);
+	CHECK(r != NULL);
+	if (r) {
+		unsigned char buf[4096];
+		fill(buf, sizeof buf, 0, 5);
+		CHECK(remote_pwrite(r, buf, sizeof buf, 0, &e) == 0); /* the link works */
+		atomic_store(&p.frozen, 1);
+		struct counter c = {0};
+		CHECK(remote_aio_pread(r, buf, sizeof buf, 0, count_done, &c, &e) == 0);
+		unsigned long long t0 = now_ns();
+		err_clear(&e);
+		CHECK(remote_close_err(r, &e) == -1 && strstr(e.msg, "no reply within 300 ms") && e.code == ETIMEDOUT);
+		double secs = (double)(now_ns() - t0) / 1e9;
+		fprintf(stderr, "expected error after %.2f s: %s\n", secs, e.msg);
+		CHECK(secs >= 0.29 && secs < 3);
+		CHECK(atomic_load(&c.done) == 1 && atomic_load(&c.errors) == 1);
+	}
+	/* a live link closes cleanly and at once */
+	struct remote_opts live = {.uri = "", .nconn = 2, .close_timeout_ms = 300};
+	char direct[256];
+	snprintf(direct, sizeof direct, "nbd+unix:///?socket=%s", sock);
+	live.uri = direct;
+	r = remote_connect_opts(&live, &e);
+	CHECK(r != NULL);
+	err_clear(&e);
+	unsigned long long t0 = now_ns();
+	CHECK(remote_close_err(r, &e) == 0 && !e.set && now_ns() - t0 < 250000000ull);
+	atomic_store(&p.stop, 1);
+	pthread_join(p.thread, NULL);
+	close(p.listen_fd);
+	nbd_server_free(s);
+}
+
 /* Start nbdkit on a UNIX socket with extra args; returns its pid or -1. */
 static pid_t start_nbdkit(const char *sock, const char *const *args)
 {
@@ -263,6 +366,7 @@ int main(void)
 	CHECK(st.connections >= 5 && st.errors == 0);
 	nbd_server_free(s);
 	test_reconnect(b, sock, uri);
+	test_close_dead_link(b, dir);
 	backend_close(b);
 
 	/* nbdkit as the remote */
