@@ -34,11 +34,13 @@ for d in /tmp /run /var/tmp /dev/shm; do
 done
 mkdir -p /newroot/run/lock /newroot/tmp/.memsync-vm-job
 mount --bind /job /newroot/tmp/.memsync-vm-job
-# Writable shares: "tag path" per line.
+# Writable shares: "tag path" per line, parents before children; a path
+# under one of the tmpfs directories is created there first.
 if [ -f /job/rw-list ]; then
-	while read -r tag path; do
+	sort -k2 /job/rw-list | while read -r tag path; do
+		[ -d "/newroot$path" ] || mkdir -p "/newroot$path" 2>/dev/null
 		mount -t 9p -o "$P9" "$tag" "/newroot$path" || echo "memsync-vm: warning: cannot mount $path writable"
-	done < /job/rw-list
+	done
 fi
 
 echo "memsync-vm: running the command"

@@ -43,7 +43,13 @@ kdir=$(vm_prepare) || { echo "vm-run: cannot prepare the VM kernel" >&2; exit 1;
 # Writable besides --rw: $MEMSYNC_VM_RW (colon-separated), $MEMSYNC_OUT, and
 # CTest's Testing/ directories (so `vm-run.sh -- ctest ...` can log).
 IFS=: read -r -a extra_rw <<< "${MEMSYNC_VM_RW:-}"
-for d in ${extra_rw[@]+"${extra_rw[@]}"} "${MEMSYNC_OUT:-}" "$PWD/Testing" "${MEMSYNC_BUILD:+$MEMSYNC_BUILD/Testing}"; do
+# The VM puts tmpfs on /tmp, /run, /var/tmp and /dev/shm: a checkout, build or
+# working directory below one of them is shared too, or the VM would not see it.
+under_tmpfs=()
+for d in "${MEMSYNC_SRC:-}" "${MEMSYNC_BUILD:-}" "$PWD"; do
+	case $d in /tmp/*|/run/*|/var/tmp/*|/dev/shm/*) under_tmpfs+=("$d") ;; esac
+done
+for d in ${extra_rw[@]+"${extra_rw[@]}"} ${under_tmpfs[@]+"${under_tmpfs[@]}"} "${MEMSYNC_OUT:-}" "$PWD/Testing" "${MEMSYNC_BUILD:+$MEMSYNC_BUILD/Testing}"; do
 	[ -n "$d" ] && [ -d "$d" ] || continue
 	d=$(cd "$d" && pwd)
 	case " ${rw_dirs[*]-} " in *" $d "*) ;; *) rw_dirs+=("$d") ;; esac
