@@ -13,7 +13,11 @@
  * open() only decides how the region is mapped: a path to mmap (file, FUSE
  * file, /dev/nbdX), or anonymous memory whose userfaultfd the workload hands
  * to the local process over a UNIX socket (SCM_RIGHTS), which then calls
- * attach(). Measurement code is identical for all approaches.
+ * attach(). With region->handler_in_workload the workload keeps the
+ * userfaultfd and calls workload_attach() itself (the approach's threads run
+ * in the workload process); the local process still gets attach() (with
+ * uffd -1), sync() and close(), which the approach forwards as it likes.
+ * Measurement code is identical for all approaches.
  *
  * Hooks return 0 or record an error in `e` and return -1 (see err.h).
  */
@@ -86,6 +90,8 @@ struct region {
 	                             * REGION_FILE: the workload registers its mapping in async
 	                             * write-protect mode (dirty tracking) and hands over the uffd
 	                             * (r->uffd, then attach() if the approach has one) */
+	int handler_in_workload;    /* REGION_ANON_UFFD: the workload process keeps the uffd and
+	                             * calls workload_attach() (the approach's threads run there) */
 	/* Filled by the harness before attach() for REGION_ANON_UFFD: */
 	int uffd;
 	void *addr;                 /* region address in the workload process */
@@ -129,6 +135,13 @@ struct approach_ops {
 	int (*open)(const struct scenario *sc, struct region *r, struct err *e);
 	/* Local process: take over the workload's userfaultfd (REGION_ANON_UFFD). */
 	int (*attach)(struct region *r, struct err *e);
+	/* Workload process, when open() set handler_in_workload: the region is
+	 * mapped and registered (r->uffd, r->addr, r->size, r->workload_pid =
+	 * getpid()); start the approach's side here. Runs before the local
+	 * process's attach(). */
+	int (*workload_attach)(const struct scenario *sc, struct region *r, struct err *e);
+	/* Workload process: stop what workload_attach() started (before unmapping). */
+	void (*workload_detach)(struct region *r);
 	/* Local process: push every local change to the remote copy. Optional. */
 	int (*sync)(struct region *r, struct err *e);
 	/* Local process: tear down the local side. Mandatory. */

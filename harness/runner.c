@@ -82,7 +82,7 @@ struct shared {
 
 /* The description of the region sent from the local process to the workload. */
 struct region_desc {
-	int kind, wp;
+	int kind, wp, in_workload;
 	uint64_t size;
 	char path[PATH_MAX];
 };
@@ -219,17 +219,26 @@ static int local_open(struct scenario_run *s, struct region *r, int wl_sock, int
 	r->size = s->sc.size;
 	if (dest ? ops->migrate_dest(&s->sc, r, e) : ops->open(&s->sc, r, e))
 		return -1;
-	struct region_desc d = {.kind = r->kind, .wp = r->uffd_register_wp, .size = r->size};
+	struct region_desc d = {.kind = r->kind, .wp = r->uffd_register_wp, .in_workload = r->handler_in_workload,
+				.size = r->size};
 	snprintf(d.path, sizeof d.path, "%s", r->path);
 	if (send_fd(wl_sock, -1, &d, sizeof d))
 		return err_errno(e, errno, "cannot describe the region to the workload");
 	struct { uint64_t addr; int pid; int ok; } reply;
 	int fd;
-	if (recv_fd(wl_sock, &fd, &reply, sizeof reply) || !reply.ok)
-		return err_set(e, "the workload could not map the region (see its error)");
+	if (recv_fd(wl_sock, &fd, &reply, sizeof reply) || !reply.ok) {
+		const char *why = s->sh->err[dest ? ROLE_DEST_WORKLOAD : ROLE_WORKLOAD];
+		return err_set(e, "the workload could not map the region%s%s", *why ? ": " : " (see its error)", why);
+	}
 	r->addr = (void *)(uintptr_t)reply.addr;
 	r->workload_pid = reply.pid;
-	if (r->kind == REGION_ANON_UFFD) {
+	if (r->kind == REGION_ANON_UFFD && r->handler_in_workload) {
+		/* The workload kept the uffd and started the approach's side (workload_attach). */
+		if (fd >= 0)
+			close(fd);
+		if (ops->attach && ops->attach(r, e))
+			return -1;
+	} else if (r->kind == REGION_ANON_UFFD) {
 		if (fd < 0)
 			return err_set(e, "no userfaultfd received from the workload");
 		r->uffd = fd;
@@ -440,7 +449,29 @@ static int workload_main(struct scenario_run *s, enum role role)
 	}
 	int uffd;
 	unsigned char *map = workload_map(&d, &m, &uffd, &e);
+	/* The approach's side in this process (handler_in_workload): it keeps the uffd. */
+	struct region wr = {.sc = &s->sc, .kind = d.kind, .uffd = uffd, .addr = map, .size = d.size,
+			    .workload_pid = getpid(), .report_fatal = region_report_fatal};
+	int attached = 0;
+	if (map && d.in_workload) {
+		fatal_run = s;
+		fatal_role = role;
+		if (!s->sc.ops->workload_attach)
+			err_set(&e, "approach %s keeps its handler in the workload but has no workload_attach hook",
+				s->sc.ops->name);
+		else if (s->sc.ops->workload_attach(&s->sc, &wr, &e) == 0)
+			attached = 1;
+		if (!attached) {
+			if (wr.uffd >= 0)
+				close(wr.uffd);
+			munmap(map, d.size);
+			map = NULL;
+		}
+		uffd = -1;
+	}
 	struct { uint64_t addr; int pid; int ok; } reply = {(uintptr_t)map, getpid(), map != NULL};
+	if (!map) /* before the reply: the local side quotes it */
+		snprintf(s->sh->err[role], sizeof s->sh->err[role], "%s", e.set ? e.msg : "failed");
 	if (send_fd(sock, uffd, &reply, sizeof reply) || !map) {
 		child_reply(s, role, 0, &e);
 		return 1;
@@ -484,6 +515,8 @@ static int workload_main(struct scenario_run *s, enum role role)
 		}
 		child_reply(s, role, ok, &e);
 	}
+	if (attached && s->sc.ops->workload_detach)
+		s->sc.ops->workload_detach(&wr);
 	munmap(map, d.size);
 	return 0;
 }
@@ -580,7 +613,9 @@ static int await(struct scenario_run *s, enum role role, const char *what, struc
 		if (interrupted)
 			return err_set(e, "interrupted while %s", what);
 		int af = __atomic_load_n(&s->sh->async_fail, __ATOMIC_ACQUIRE);
-		if (af && af - 1 != (int)role)
+		/* A role's own report fails the phase too when it is a workload: it
+		 * may be stuck in a fault its own (in-process) handler gave up on. */
+		if (af && (af - 1 != (int)role || role == ROLE_WORKLOAD || role == ROLE_DEST_WORKLOAD))
 			return err_set(e, "%s: %s (while %s)", role_names[af - 1], s->sh->err[af - 1], what);
 		uint64_t now = now_ns();
 		if (now >= deadline)

@@ -15,7 +15,9 @@
  *     to a chunk marks it dirty and unprotects it; sync() re-protects dirty
  *     chunks, reads them from the workload (process_vm_readv) and writes
  *     them to the remote asynchronously;
- *   - post-copy migration (uffd_migrate.c).
+ *   - post-copy migration (uffd_migrate.c);
+ *   - handler=inprocess (uffd_inproc.c): the same threads in the workload
+ *     process, dirty chunks read with memcpy.
  * Every chunk has one state byte (absent / in flight / present) changed
  * with compare-and-swap, so demand faults and the puller never fetch a
  * chunk twice; a fault on a chunk in flight waits for that fetch's
@@ -59,6 +61,8 @@ static const struct approach_opt uffd_options[] = {
 	{"overtake", "on", "a fault on a chunk the background is fetching fetches its page on the demand connection"},
 	{"bg_start", "fault", "start the background pull at the first fault (fault) or at attach (attach)"},
 	{"mig_port_offset", "1", "migration: the source serves the destination on the remote port + this"},
+	{"handler", "process", "where the handler threads run: process (the local process; the workload hands over the "
+			       "userfaultfd with SCM_RIGHTS) | inprocess (threads in the workload process; not with --migrate)"},
 	{NULL, NULL, NULL},
 };
 
@@ -763,7 +767,11 @@ static int push_dirty(struct uffd *u, struct err *e)
 		s->n = n;
 		uint64_t off = c * u->chunk, len = uffd_run_len(u, c, n);
 		struct iovec lv = {s->buf, len}, rv = {(void *)(uintptr_t)(u->base + off), len};
-		ssize_t got = process_vm_readv(u->r->workload_pid, &lv, 1, &rv, 1, 0);
+		ssize_t got = (ssize_t)len;
+		if (u->cfg.inproc) /* our own memory; dirty chunks are present */
+			memcpy(s->buf, (const void *)(uintptr_t)(u->base + off), len);
+		else
+			got = process_vm_readv(u->r->workload_pid, &lv, 1, &rv, 1, 0);
 		if (got != (ssize_t)len) {
 			rc = err_errno(e, got < 0 ? errno : EIO, "reading %" PRIu64 " dirty bytes at offset %" PRIu64
 				       " from the workload (pid %d)", len, off, u->r->workload_pid);
@@ -852,7 +860,7 @@ static int parse_onoff(const struct scenario *sc, const char *key, int def, int 
 }
 
 /* Parse the -o options into u->cfg. */
-static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *e)
+int uffd_parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *e)
 {
 	uint64_t v;
 	if (scenario_opt_size(sc, "chunk", 64 << 10, &c->chunk, e))
@@ -932,6 +940,13 @@ static int parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *
 	if (v < 1 || v > 1000)
 		return err_set(e, "option mig_port_offset=%" PRIu64 ": must be 1 .. 1000", v);
 	c->mig_port_offset = (int)v;
+	const char *h = scenario_opt(sc, "handler", "process");
+	if (!strcmp(h, "process"))
+		c->inproc = 0;
+	else if (!strcmp(h, "inprocess"))
+		c->inproc = 1;
+	else
+		return err_set(e, "option handler=%s: expected process or inprocess", h);
 	return 0;
 }
 
@@ -1052,6 +1067,7 @@ struct uffd *uffd_new(const struct scenario *sc, struct region *r, struct err *e
 	u->r = r;
 	u->uffd = -1;
 	u->stop_fd = -1;
+	u->ctl_fd = -1;
 	u->size = sc->size;
 	pthread_mutex_init(&u->err_lock, NULL);
 	pthread_mutex_init(&u->conn_lock, NULL);
@@ -1067,7 +1083,7 @@ struct uffd *uffd_new(const struct scenario *sc, struct region *r, struct err *e
 	pthread_cond_init(&u->sw_cond, NULL);
 	for (int i = 0; i < UFFD_NLOCKS; i++)
 		pthread_mutex_init(&u->locks[i], NULL);
-	if (parse_cfg(sc, &u->cfg, e))
+	if (uffd_parse_cfg(sc, &u->cfg, e))
 		goto fail;
 	u->chunk = u->cfg.chunk;
 	u->nchunks = (u->size + u->chunk - 1) / u->chunk;
@@ -1123,6 +1139,8 @@ void uffd_free(struct uffd *u)
 	free(u->list);
 	if (u->stop_fd >= 0)
 		close(u->stop_fd);
+	if (u->ctl_fd >= 0)
+		close(u->ctl_fd);
 	if (u->uffd >= 0)
 		close(u->uffd);
 	for (int i = 0; i < UFFD_NLOCKS; i++)
@@ -1191,6 +1209,8 @@ void uffd_stop(struct uffd *u)
 		pthread_join(u->pusher, NULL);
 	if (u->watchdog_started)
 		pthread_join(u->watchdog, NULL);
+	if (u->ctl_started)
+		pthread_join(u->ctl_thread, NULL);
 	uffd_migrate_stop(u);
 	if (atomic_load(&u->failed))
 		return;
@@ -1257,11 +1277,17 @@ static void uffd_serve_stop(struct host *h)
 	h->priv = NULL;
 }
 
-/* Local process: check the options, connect to the remote, ask for a uffd region. */
+/* Local process: check the options, connect to the remote, ask for a uffd region
+ * (handler=inprocess: the workload connects and runs the threads, uffd_inproc.c). */
 static int uffd_open(const struct scenario *sc, struct region *r, struct err *e)
 {
 	if (!remote_available())
 		return err_set(e, "uffd needs libnbd (not found at build time)");
+	struct uffd_cfg cfg;
+	if (uffd_parse_cfg(sc, &cfg, e))
+		return -1;
+	if (cfg.inproc)
+		return uffd_inproc_open(sc, r, &cfg, e);
 	struct uffd *u = uffd_new(sc, r, e);
 	if (!u)
 		return -1;
@@ -1279,6 +1305,8 @@ static int uffd_open(const struct scenario *sc, struct region *r, struct err *e)
 /* Local process: take the workload's userfaultfd and start the threads. */
 static int uffd_attach(struct region *r, struct err *e)
 {
+	if (r->handler_in_workload)
+		return uffd_inproc_attach(r, e);
 	struct uffd *u = r->priv;
 	if (r->size != u->size)
 		return err_set(e, "uffd: region of %" PRIu64 " bytes, expected %" PRIu64, r->size, u->size);
@@ -1288,10 +1316,9 @@ static int uffd_attach(struct region *r, struct err *e)
 	return uffd_start(u, e);
 }
 
-/* Local process: push every dirty chunk. */
-static int uffd_sync(struct region *r, struct err *e)
+/* Push every dirty chunk unless the handler failed (in the process running it). */
+int uffd_push(struct uffd *u, struct err *e)
 {
-	struct uffd *u = r->priv;
 	if (atomic_load(&u->failed)) {
 		pthread_mutex_lock(&u->err_lock);
 		err_set(e, "%s", u->fatal.msg);
@@ -1301,9 +1328,21 @@ static int uffd_sync(struct region *r, struct err *e)
 	return push_dirty(u, e);
 }
 
+/* Local process: push every dirty chunk (handler=inprocess: ask the workload to). */
+static int uffd_sync(struct region *r, struct err *e)
+{
+	if (r->handler_in_workload)
+		return uffd_inproc_sync(r, e);
+	return uffd_push(r->priv, e);
+}
+
 /* Local process: stop and free. */
 static void uffd_close(struct region *r)
 {
+	if (r->handler_in_workload) {
+		uffd_inproc_close(r);
+		return;
+	}
 	struct uffd *u = r->priv;
 	if (!u)
 		return;
@@ -1332,6 +1371,8 @@ const struct approach_ops uffd_ops = {
 	.serve_stop = uffd_serve_stop,
 	.open = uffd_open,
 	.attach = uffd_attach,
+	.workload_attach = uffd_workload_attach,
+	.workload_detach = uffd_workload_detach,
 	.sync = uffd_sync,
 	.close = uffd_close,
 	.migrate_dest = uffd_migrate_dest,

@@ -1,5 +1,6 @@
 /*
- * uffd_impl.h - shared state of the uffd approach (uffd.c, uffd_migrate.c).
+ * uffd_impl.h - shared state of the uffd approach (uffd.c, uffd_migrate.c,
+ * uffd_inproc.c).
  */
 #ifndef MEMSYNC_UFFD_IMPL_H
 #define MEMSYNC_UFFD_IMPL_H
@@ -24,6 +25,7 @@ struct uffd_cfg {
 	uint64_t chunk, batch, readahead;
 	unsigned threads, pullers, inflight, retries;
 	int prefetch, order, wp, mig_port_offset, page_first, overtake, bg_after_fault;
+	int inproc; /* handler=inprocess: the threads run in the workload process */
 	char list_path[96];
 	uint64_t push_interval_ns, timeout_ns;
 };
@@ -91,6 +93,12 @@ struct uffd {
 	pthread_mutex_t sw_lock;
 	pthread_cond_t sw_cond;
 
+	/* handler=inprocess (uffd_inproc.c): we are the workload process; a
+	 * control thread serves the local process's sync() on ctl_fd. */
+	int ctl_fd;
+	pthread_t ctl_thread;
+	int ctl_started;
+
 	/* Statistics (debug log). */
 	atomic_ullong faults_fetched, faults_waited, wp_faults, bg_reads, bg_errors, copies, overtakes;
 };
@@ -116,6 +124,16 @@ struct uffd *uffd_new(const struct scenario *sc, struct region *r, struct err *e
 void uffd_free(struct uffd *u);
 int uffd_start(struct uffd *u, struct err *e);
 void uffd_stop(struct uffd *u);
+int uffd_parse_cfg(const struct scenario *sc, struct uffd_cfg *c, struct err *e);
+int uffd_push(struct uffd *u, struct err *e);
+
+/* uffd_inproc.c (handler=inprocess) */
+int uffd_workload_attach(const struct scenario *sc, struct region *r, struct err *e);
+void uffd_workload_detach(struct region *r);
+int uffd_inproc_open(const struct scenario *sc, struct region *r, const struct uffd_cfg *cfg, struct err *e);
+int uffd_inproc_attach(struct region *r, struct err *e);
+int uffd_inproc_sync(struct region *r, struct err *e);
+void uffd_inproc_close(struct region *r);
 
 /* uffd_migrate.c */
 int uffd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e);

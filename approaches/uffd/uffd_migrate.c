@@ -208,6 +208,11 @@ int uffd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e
 	struct uffd *u = uffd_new(sc, r, e);
 	if (!u)
 		return -1;
+	if (u->cfg.inproc) {
+		uffd_free(u);
+		return err_set(e, "uffd: handler=inprocess is not supported with --migrate (post-copy serves the "
+			       "destination from the source's local process; use handler=process)");
+	}
 	u->dest = 1;
 	u->cfg.wp = 0;
 	snprintf(u->uri, sizeof u->uri, "nbd://%s:%d/", sc->local_addr, sc->port + u->cfg.mig_port_offset);
