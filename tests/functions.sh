@@ -106,3 +106,29 @@ requires_kernel_feature() {
 	exit $?
 }
 # ---- end of VM lab section -------------------------------------------------
+
+# make_x509_dir DIR - a test CA and a server and a client certificate signed
+# by it, under the names nbdkit, libnbd and memsync use: ca-cert.pem,
+# server-cert.pem, server-key.pem, client-cert.pem, client-key.pem (certtool,
+# gnutls-bin). Valid two days, for 127.0.0.1/localhost and 198.18.0.0/15 hosts.
+make_x509_dir() {
+	local d=$1 side
+	requires certtool
+	mkdir -p "$d"
+	certtool --generate-privkey --outfile "$d/ca-key.pem" 2>/dev/null || fail "certtool: CA key"
+	printf 'cn = memsync test CA %s\nca\ncert_signing_key\nexpiration_days = 2\n' "$RANDOM" >"$d/ca.info"
+	certtool --generate-self-signed --load-privkey "$d/ca-key.pem" --template "$d/ca.info" \
+		--outfile "$d/ca-cert.pem" 2>/dev/null || fail "certtool: CA certificate"
+	for side in server client; do
+		certtool --generate-privkey --outfile "$d/$side-key.pem" 2>/dev/null || fail "certtool: $side key"
+		{
+			printf 'organization = memsync\ncn = memsync-%s\ndns_name = localhost\nip_address = 127.0.0.1\n' "$side"
+			printf 'ip_address = 198.18.0.1\nip_address = 198.18.0.2\nip_address = 198.18.0.3\n'
+			[ $side = server ] && echo tls_www_server || echo tls_www_client
+			printf 'encryption_key\nsigning_key\nexpiration_days = 2\n'
+		} >"$d/$side.info"
+		certtool --generate-certificate --load-ca-certificate "$d/ca-cert.pem" --load-ca-privkey "$d/ca-key.pem" \
+			--load-privkey "$d/$side-key.pem" --template "$d/$side.info" --outfile "$d/$side-cert.pem" 2>/dev/null ||
+			fail "certtool: $side certificate"
+	done
+}

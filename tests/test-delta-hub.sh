@@ -25,6 +25,21 @@ run_ok "three destinations, stale, pagemap" -w rand-write-1pct -o dests=3 -o ini
 run_ok "hub over lan" -w rand-write-1pct -o dests=2 -p lan
 run_ok "hub with tls-psk" -w rand-write-1pct -o dests=2 -o tls=psk
 
+# Mutual X.509 (the thesis's mTLS hub): every leg presents a certificate of
+# the test CA. A client certificate from another CA is refused by the hub,
+# and the run fails naming the certificate problem.
+make_x509_dir "$TMPDIR_TEST/ca1"
+run_ok "hub with mutual x509" -w rand-write-1pct -o dests=2 -o tls=x509 -o tls_dir="$TMPDIR_TEST/ca1"
+make_x509_dir "$TMPDIR_TEST/ca2"
+mkdir -p "$TMPDIR_TEST/mixed"
+cp "$TMPDIR_TEST"/ca1/{ca-cert,server-cert,server-key}.pem "$TMPDIR_TEST"/ca2/client-{cert,key}.pem "$TMPDIR_TEST/mixed/"
+rc=0
+memsync run -q -a delta -w rand-write-1pct -s 4M -o tls=x509 -o tls_dir="$TMPDIR_TEST/mixed" --workdir "$TMPDIR_TEST" \
+	--out "$TMPDIR_TEST/x509bad.jsonl" 2>"$TMPDIR_TEST/x509bad.log" || rc=$?
+[ "$rc" = 1 ] || fail "a client certificate from a foreign CA must fail the run (exit $rc)"
+grep -qi "TLS" "$TMPDIR_TEST/x509bad.log" "$TMPDIR_TEST/x509bad.jsonl" || fail "the TLS failure is not named: $(tail -3 "$TMPDIR_TEST/x509bad.log")"
+expect_fail 1 "tls_dir" memsync run -a delta -w rand-write-1pct -s 4M -o tls=x509 --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/nodir.jsonl"
+
 # A destination that differs is caught: corrupt the hub's copy after the run?
 # The runner verifies the hub's copy against the content model and every
 # destination against the hub's copy, so injected corruption in the source

@@ -47,7 +47,9 @@ static const struct approach_opt delta_options[] = {
 	{"initial", "same", "destination's initial copy: same (version 0), empty (zeros), stale (10% of blocks differ)"},
 	{"dests", "0", "0: push to one receiver; N: push to a hub on host 1 that fans out to N destinations"},
 	{"late_join_ms", "0", "hub: the last destination joins this many ms after the others"},
-	{"tls", "off", "off, or psk: TLS 1.3 with a pre-shared key (derived per scenario) on every connection"},
+	{"tls", "off", "off; psk: TLS 1.3 with a pre-shared key (derived per scenario) on every connection; "
+		       "x509: mutual TLS 1.3 with certificates from tls_dir (every leg, hub included)"},
+	{"tls_dir", "", "tls=x509: directory with ca-cert.pem, server-{cert,key}.pem, client-{cert,key}.pem"},
 	{"fault_drop", "0", "test hook: the receiver drops the connection after N chunks of a cycle, once"},
 	{"mig_max_dirty", "16", "migration: stop pre-copy when a round sends at most this many chunks"},
 	{"mig_max_rounds", "30", "migration: at most this many pre-copy rounds"},
@@ -58,7 +60,7 @@ static const struct approach_opt delta_options[] = {
 struct delta_cfg {
 	uint64_t chunk, workers, poll_ms, dests, late_ms, fault_drop, mig_max_dirty, mig_max_rounds;
 	unsigned algo, mode, pagemap, initial; /* initial: 0 same, 1 empty, 2 stale */
-	struct delta_psk psk;
+	struct delta_tls sec;
 };
 
 /* Parse and check the options. */
@@ -107,11 +109,23 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 		delta_hash_t k1, k2;
 		delta_hash(DELTA_XXH128, seedstr, strlen(seedstr), &k1);
 		delta_hash(DELTA_XXH128, &k1, sizeof k1, &k2);
-		memcpy(c->psk.key, k1.b, 16);
-		memcpy(c->psk.key + 16, k2.b, 16);
-		c->psk.len = 32;
+		memcpy(c->sec.key, k1.b, 16);
+		memcpy(c->sec.key + 16, k2.b, 16);
+		c->sec.len = 32;
+	} else if (!strcmp(t, "x509")) {
+		if (!delta_tls_available())
+			return err_set(e, "delta: tls=x509 needs a build with GnuTLS");
+		const char *dir = scenario_opt(sc, "tls_dir", "");
+		if (!dir[0])
+			return err_set(e, "delta: tls=x509 needs -o tls_dir=DIR (ca-cert.pem, server-cert.pem, "
+					  "server-key.pem, client-cert.pem, client-key.pem; see approaches/delta/README.md)");
+		if (strlen(dir) >= sizeof c->sec.x509_dir)
+			return err_set(e, "delta: tls_dir is too long");
+		if (delta_tls_check_dir(dir, e))
+			return -1;
+		snprintf(c->sec.x509_dir, sizeof c->sec.x509_dir, "%s", dir);
 	} else if (strcmp(t, "off")) {
-		return err_set(e, "delta: tls must be off or psk, not '%s'", t);
+		return err_set(e, "delta: tls must be off, psk or x509, not '%s'", t);
 	}
 	const char *i = scenario_opt(sc, "initial", "same");
 	if (!strcmp(i, "same"))
@@ -190,14 +204,14 @@ static int delta_serve(struct host *h, struct err *e)
 		struct prep_ctx p = {h->sc, d->cfg.initial};
 		return delta_hub_start(&d->hub, h->sc->workdir, h->addr, &h->port, h->sc->size, (int)d->cfg.dests,
 				       (uint32_t)d->cfg.chunk, d->cfg.algo, (unsigned)d->cfg.workers,
-				       (unsigned)d->cfg.late_ms, d->cfg.psk.len ? &d->cfg.psk : NULL, delta_prepare, &p, e);
+				       (unsigned)d->cfg.late_ms, delta_tls_on(&d->cfg.sec) ? &d->cfg.sec : NULL, delta_prepare, &p, e);
 	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/delta-remote", h->sc->workdir);
 	if (delta_fill_file(path, h->sc, d->cfg.initial, e) || delta_store_open(&d->store, path, h->sc->size, e))
 		return -1;
 	d->store.fault_drop_chunks = (int)d->cfg.fault_drop;
-	d->store.psk = d->cfg.psk;
+	d->store.sec = d->cfg.sec;
 	return delta_store_listen(&d->store, h->addr, &h->port, e);
 }
 
@@ -423,7 +437,7 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 	if (delta_sender_init(&l->snd, to, port, (uint32_t)l->cfg.chunk, l->cfg.algo, l->cfg.mode,
 			      (unsigned)l->cfg.workers, e))
 		return -1;
-	l->snd.psk = l->cfg.psk;
+	l->snd.sec = l->cfg.sec;
 	if (migrating)
 		return 0; /* migrate_source() connects to the destination */
 	/* Initial sync: hash exchange, then send whatever the destination lacks
@@ -537,7 +551,7 @@ static int delta_migrate_dest(const struct scenario *sc, struct region *r, struc
 	struct delta_cfg cfg;
 	if (delta_cfg_parse(sc, &cfg, e) || delta_store_open(&d->store, r->path, sc->size, e))
 		return -1;
-	d->store.psk = cfg.psk;
+	d->store.sec = cfg.sec;
 	return delta_store_listen(&d->store, sc->third_addr, &port, e);
 }
 

@@ -339,7 +339,7 @@ static void *store_thread(void *arg)
 		}
 		if (r == 0)
 			continue;
-		if (s->psk.len && delta_tls_start(&c, &s->psk, 1, &e)) {
+		if (delta_tls_on(&s->sec) && delta_tls_start(&c, &s->sec, 1, &e)) {
 			log_warn("delta receiver %s: %s", s->path, e.msg);
 			delta_conn_close(&c);
 			continue;
@@ -437,7 +437,7 @@ int delta_sender_connect(struct delta_sender *s, uint64_t size, int timeout_ms, 
 	struct delta_msg m;
 	if (delta_connect(&s->c, s->addr, s->port, timeout_ms, e))
 		return -1;
-	if (s->psk.len && delta_tls_start(&s->c, &s->psk, 0, e))
+	if (delta_tls_on(&s->sec) && delta_tls_start(&s->c, &s->sec, 0, e))
 		goto fail;
 	size_t k = delta_enc_hello(out, size, s->chunk, (uint8_t)s->algo, (uint8_t)s->mode, (uint64_t)getpid());
 	if (delta_put(&s->c, out, k, e) || delta_recv(&s->c, &m, 60000, e))
@@ -794,7 +794,7 @@ static void *hub_dest_thread(void *arg)
 
 /* Start a hub with its destinations. */
 int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int *port, uint64_t size, int ndests,
-		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms, const struct delta_psk *psk,
+		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms, const struct delta_tls *tls,
 		    int (*prepare)(const char *path, int idx, void *ctx, struct err *e), void *ctx, struct err *e)
 {
 	memset(h, 0, sizeof *h);
@@ -814,8 +814,8 @@ int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int 
 	if (prepare(path, -1, ctx, e) || delta_store_open(&h->store, path, size, e))
 		return -1;
 	h->store.hub = h;
-	if (psk)
-		h->store.psk = *psk;
+	if (tls)
+		h->store.sec = *tls;
 	for (int i = 0; i < ndests; i++) {
 		struct delta_hub_dest *d = &h->dests[i];
 		d->hub = h;
@@ -825,13 +825,13 @@ int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int 
 		int dport = 0;
 		if (prepare(path, i, ctx, e) || delta_store_open(&d->store, path, size, e))
 			return -1;
-		if (psk)
-			d->store.psk = *psk;
+		if (tls)
+			d->store.sec = *tls;
 		if (delta_store_listen(&d->store, "127.0.0.1", &dport, e) ||
 		    delta_sender_init(&d->snd, "127.0.0.1", dport, chunk, algo, 0, workers, e))
 			return -1;
-		if (psk)
-			d->snd.psk = *psk;
+		if (tls)
+			d->snd.sec = *tls;
 	}
 	/* Destinations present from the start join before the source connects. */
 	for (int i = 0; i < ndests; i++) {

@@ -27,7 +27,7 @@ struct delta_store {
 	int in_session;          /* a source is connected (a mid-cycle copy may still complete) */
 	uint64_t cycles, bytes_in;
 	int fault_drop_chunks;   /* test hook: drop the connection after N chunks, once */
-	struct delta_psk psk;    /* TLS-PSK when psk.len (set before listening) */
+	struct delta_tls sec;    /* TLS when delta_tls_on(&sec) (set before listening) */
 	struct delta_hub *hub;   /* when this store is the hub's copy */
 	/* Hash cache: hashes of the copy's chunks for the last session's chunk
 	 * size and algorithm, kept current as chunks are written, so a
@@ -86,7 +86,7 @@ struct delta_sender {
 	/* statistics of the last cycle */
 	uint64_t last_chunks, last_bytes, last_wire, last_hash_ns;
 	uint64_t hash_wire;       /* bytes of hash exchange in the last connect */
-	struct delta_psk psk;     /* TLS-PSK when psk.len */
+	struct delta_tls sec;     /* TLS when delta_tls_on(&sec) */
 	uint8_t *last_mask;       /* chunks sent in the last successful cycle */
 	uint64_t last_n;
 };
@@ -137,7 +137,7 @@ struct delta_hub_dest {
  * their own stores dir/delta-dest-K listening on loopback), the last one
  * joining late_ms later. prepare(path) creates each initial copy. */
 int delta_hub_start(struct delta_hub *h, const char *dir, const char *addr, int *port, uint64_t size, int ndests,
-		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms, const struct delta_psk *psk,
+		    uint32_t chunk, unsigned algo, unsigned workers, unsigned late_ms, const struct delta_tls *tls,
 		    int (*prepare)(const char *path, int idx, void *ctx, struct err *e), void *ctx, struct err *e);
 /* Read the hub's copy after every destination caught up; fails naming the
  * first destination that differs. */

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -128,7 +129,9 @@ void delta_conn_close(struct delta_conn *c)
 		c->tls = NULL;
 	}
 	if (c->tls_cred) {
-		if (c->tls_server)
+		if (c->tls_x509)
+			gnutls_certificate_free_credentials(c->tls_cred);
+		else if (c->tls_server)
 			gnutls_psk_free_server_credentials(c->tls_cred);
 		else
 			gnutls_psk_free_client_credentials(c->tls_cred);
@@ -218,6 +221,9 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 			n = gnutls_record_recv(c->tls, b + got, len - got);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				continue;
+			if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
+				return err_set(e, "TLS: the peer sent the alert '%s' (a refused certificate?)",
+					       gnutls_alert_get_name(gnutls_alert_get(c->tls)));
 			if (n < 0)
 				return err_set(e, "TLS receive failed: %s", gnutls_strerror((int)n));
 		} else
@@ -257,6 +263,12 @@ int delta_recv(struct delta_conn *c, struct delta_msg *m, int timeout_ms, struct
 	return 0;
 }
 
+/* 1 when TLS is configured. */
+int delta_tls_on(const struct delta_tls *t)
+{
+	return t->len > 0 || t->x509_dir[0] != '\0';
+}
+
 /* 1 when built with GnuTLS. */
 int delta_tls_available(void)
 {
@@ -267,11 +279,28 @@ int delta_tls_available(void)
 #endif
 }
 
+static const char *const x509_files[] = {"ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem",
+					 "client-key.pem"};
+
+/* Check that an X.509 directory has every file a side needs. */
+int delta_tls_check_dir(const char *dir, struct err *e)
+{
+	for (size_t i = 0; i < sizeof x509_files / sizeof x509_files[0]; i++) {
+		char p[600];
+		snprintf(p, sizeof p, "%s/%s", dir, x509_files[i]);
+		if (access(p, R_OK))
+			return err_errno(e, errno, "delta: tls=x509: cannot read %s (the directory needs %s, %s, %s, %s "
+					 "and %s; see approaches/delta/README.md)", p, x509_files[0], x509_files[1],
+					 x509_files[2], x509_files[3], x509_files[4]);
+	}
+	return 0;
+}
+
 #ifdef MEMSYNC_DELTA_TLS
 /* Server side: the one user's key. */
 static int psk_lookup(gnutls_session_t s, const char *user, gnutls_datum_t *key)
 {
-	const struct delta_psk *k = gnutls_session_get_ptr(s);
+	const struct delta_tls *k = gnutls_session_get_ptr(s);
 	if (strcmp(user, "memsync"))
 		return -1;
 	key->data = gnutls_malloc(k->len);
@@ -281,34 +310,67 @@ static int psk_lookup(gnutls_session_t s, const char *user, gnutls_datum_t *key)
 	key->size = k->len;
 	return 0;
 }
+
+/* X.509 credentials of one side: the CA to check the peer, our own pair. */
+static int x509_credentials(gnutls_session_t s, struct delta_conn *c, const char *dir, int server, struct err *e)
+{
+	gnutls_certificate_credentials_t cred;
+	int rc = gnutls_certificate_allocate_credentials(&cred);
+	if (rc)
+		return err_set(e, "gnutls: %s", gnutls_strerror(rc));
+	c->tls_cred = cred;
+	c->tls_x509 = 1;
+	char ca[600], cert[600], key[600];
+	snprintf(ca, sizeof ca, "%s/ca-cert.pem", dir);
+	snprintf(cert, sizeof cert, "%s/%s-cert.pem", dir, server ? "server" : "client");
+	snprintf(key, sizeof key, "%s/%s-key.pem", dir, server ? "server" : "client");
+	rc = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
+	if (rc <= 0)
+		return err_set(e, "TLS: no CA certificate loaded from %s: %s", ca, rc ? gnutls_strerror(rc) : "empty");
+	rc = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
+	if (rc)
+		return err_set(e, "TLS: cannot load %s with %s: %s", cert, key, gnutls_strerror(rc));
+	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+	/* Mutual: the server requires the client's certificate; both verify the
+	 * peer's chain against the CA during the handshake. */
+	if (server)
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_cert(s, NULL, 0);
+	return 0;
+}
 #endif
 
-/* TLS 1.3 with a pre-shared key (ECDHE-PSK), either side. */
-int delta_tls_start(struct delta_conn *c, const struct delta_psk *k, int server, struct err *e)
+/* TLS 1.3 with a pre-shared key (ECDHE-PSK) or mutual X.509, either side. */
+int delta_tls_start(struct delta_conn *c, const struct delta_tls *k, int server, struct err *e)
 {
 #ifdef MEMSYNC_DELTA_TLS
 	gnutls_session_t s;
 	int rc = gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
 	if (rc)
 		return err_set(e, "gnutls_init: %s", gnutls_strerror(rc));
-	gnutls_datum_t key = {(unsigned char *)k->key, k->len};
-	if (server) {
+	c->tls = s;
+	c->tls_server = server;
+	const char *prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+	if (k->x509_dir[0]) {
+		if (x509_credentials(s, c, k->x509_dir, server, e))
+			return -1;
+		prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
+	} else if (server) {
 		gnutls_psk_server_credentials_t cred;
 		gnutls_psk_allocate_server_credentials(&cred);
 		gnutls_psk_set_server_credentials_function(cred, psk_lookup);
 		gnutls_session_set_ptr(s, (void *)k);
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
 		c->tls_cred = cred;
-		c->tls_server = 1;
 	} else {
+		gnutls_datum_t key = {(unsigned char *)k->key, k->len};
 		gnutls_psk_client_credentials_t cred;
 		gnutls_psk_allocate_client_credentials(&cred);
 		gnutls_psk_set_client_credentials(cred, "memsync", &key, GNUTLS_PSK_KEY_RAW);
 		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
 		c->tls_cred = cred;
 	}
-	c->tls = s;
-	rc = gnutls_priority_set_direct(s, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK", NULL);
+	rc = gnutls_priority_set_direct(s, prio, NULL);
 	if (rc)
 		return err_set(e, "TLS priorities: %s", gnutls_strerror(rc));
 	gnutls_transport_set_int(s, c->fd);
@@ -316,12 +378,21 @@ int delta_tls_start(struct delta_conn *c, const struct delta_psk *k, int server,
 	do
 		rc = gnutls_handshake(s);
 	while (rc < 0 && !gnutls_error_is_fatal(rc));
-	if (rc < 0)
+	if (rc < 0) {
+		gnutls_alert_send_appropriate(s, rc); /* tell the peer why */
+		unsigned status = rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR ? gnutls_session_get_verify_cert_status(s) : 0;
+		gnutls_datum_t why = {0};
+		if (status && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) == 0) {
+			err_set(e, "TLS handshake failed: the peer's certificate: %s", why.data);
+			gnutls_free(why.data);
+			return -1;
+		}
 		return err_set(e, "TLS handshake failed: %s", gnutls_strerror(rc));
+	}
 	return 0;
 #else
 	(void)c, (void)k, (void)server;
-	return err_set(e, "delta: built without GnuTLS, tls=psk unavailable");
+	return err_set(e, "delta: built without GnuTLS, tls=psk|x509 unavailable");
 #endif
 }
 

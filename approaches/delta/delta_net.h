@@ -16,6 +16,7 @@ struct delta_conn {
 	void *tls;              /* gnutls_session_t when TLS is on */
 	void *tls_cred;
 	int tls_server;
+	int tls_x509;           /* tls_cred is X.509 (else PSK) credentials */
 	uint8_t *wbuf, *rbuf;   /* write buffer, payload buffer of the last frame */
 	size_t wlen;
 	uint64_t bytes_out, bytes_in;
@@ -39,15 +40,24 @@ int delta_flush(struct delta_conn *c, struct err *e);
 /* Receive one frame into m (payload in c->rbuf). An ERROR frame from the
  * peer becomes an error with its text. Timeout in ms (-1 = none). */
 int delta_recv(struct delta_conn *c, struct delta_msg *m, int timeout_ms, struct err *e);
-/* A pre-shared key for TLS-PSK (user "memsync"); len 0 = no TLS. */
-struct delta_psk {
+/* TLS settings of a connection: a pre-shared key (TLS-PSK, user "memsync")
+ * when len > 0, or mutual X.509 when x509_dir is set: the directory holds
+ * ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem and
+ * client-key.pem (nbdkit's and libnbd's names); each side presents its own
+ * certificate and requires the peer's, signed by that CA. */
+struct delta_tls {
 	unsigned char key[32];
 	unsigned len;
+	char x509_dir[512];
 };
+/* 1 when TLS is configured. */
+int delta_tls_on(const struct delta_tls *t);
 /* 1 when built with GnuTLS. */
 int delta_tls_available(void);
-/* Run the TLS 1.3 PSK handshake on a connected conn (client or server side). */
-int delta_tls_start(struct delta_conn *c, const struct delta_psk *k, int server, struct err *e);
+/* Check that an X.509 directory has every file a side needs (clear error). */
+int delta_tls_check_dir(const char *dir, struct err *e);
+/* Run the TLS 1.3 handshake on a connected conn (client or server side). */
+int delta_tls_start(struct delta_conn *c, const struct delta_tls *k, int server, struct err *e);
 
 /* Send an ERROR frame with a message (best effort). */
 void delta_send_error(struct delta_conn *c, uint32_t code, const char *msg);

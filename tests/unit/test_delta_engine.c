@@ -172,12 +172,12 @@ int main(void)
 		struct delta_hub h;
 		int hp = 0;
 		int prep(const char *p, int idx, void *ctx, struct err *pe);
-		struct delta_psk psk = {.key = "0123456789abcdef0123456789abcdef", .len = 32};
+		struct delta_tls psk = {.key = "0123456789abcdef0123456789abcdef", .len = 32};
 		CHECK(delta_hub_start(&h, dir, "127.0.0.1", &hp, size, 2, 16384, DELTA_XXH3, 2, 300, delta_tls_available() ? &psk : NULL, prep, src, &e) == 0);
 		struct delta_sender s;
 		CHECK(delta_sender_init(&s, "127.0.0.1", hp, 16384, DELTA_XXH3, 0, 2, &e) == 0);
 		if (delta_tls_available())
-			s.psk = psk; /* the hub and its destinations speak TLS-PSK */
+			s.sec = psk; /* the hub and its destinations speak TLS-PSK */
 		CHECK(delta_sender_connect(&s, size, 5000, &e) == 0);
 		struct delta_view v = {.base = src, .size = size};
 		for (int round = 0; round < 5; round++) {
