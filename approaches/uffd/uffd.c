@@ -493,7 +493,12 @@ static void handle_missing(struct uffd *u, uint64_t off, int is_write, struct hb
 static void *handler_main(void *arg)
 {
 	struct uffd *u = arg;
-	struct hbuf hb = {NULL, NULL};
+	/* Buffers now (touched), not in the first fault: this thread's malloc arena and page faults. */
+	struct hbuf hb = {aligned_alloc(UFFD_PAGE, u->chunk), aligned_alloc(UFFD_PAGE, UFFD_PAGE)};
+	if (hb.chunk)
+		memset(hb.chunk, 0, u->chunk);
+	if (hb.page)
+		memset(hb.page, 0, UFFD_PAGE);
 	struct uffd_msg msgs[16];
 	while (!atomic_load(&u->stopping)) {
 		struct pollfd p[2] = {{u->uffd, POLLIN, 0}, {u->stop_fd, POLLIN, 0}};
@@ -1148,10 +1153,35 @@ void uffd_free(struct uffd *u)
 	free(u);
 }
 
+/*
+ * Warm the demand path before the workload runs: two page reads on each
+ * demand connection. The first fault otherwise pays for cold code (libnbd's
+ * request path, the server's connection thread) and a fresh TCP connection:
+ * measured 0.5-1 ms at local, 0.2-0.5 ms at wan. Errors are left to the
+ * faults themselves.
+ */
+static void warm_demand(struct uffd *u)
+{
+	unsigned char *b = aligned_alloc(UFFD_PAGE, UFFD_PAGE);
+	for (int page = 0; page < 2 && b; page++) {
+		if (page && !u->pg)
+			break;
+		for (int k = 0; k < 2 && b; k++) {
+			struct err e = {0};
+			struct dreq *d = dreq_submit(u, page, b, UFFD_PAGE, 0, &e);
+			if (d && dreq_wait(u, d, &e) == -2)
+				return; /* abandoned with its buffer (see dreq_wait) */
+		}
+	}
+	free(b);
+}
+
 /* Start the handler threads, the puller, the pusher and the watchdog. */
 int uffd_start(struct uffd *u, struct err *e)
 {
 	int rc;
+	if (!u->dest)
+		warm_demand(u);
 	for (unsigned i = 0; i < u->cfg.threads; i++) {
 		if ((rc = pthread_create(&u->handlers[i], NULL, handler_main, u)))
 			return err_errno(e, rc, "uffd: handler thread");

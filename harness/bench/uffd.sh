@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# summary: uffd approach: read throughput and first-access latency vs RTT, chunk size, handler threads, prefetch; WP write throughput; post-copy downtime vs RTT; the targets
-# runtime: about 25 minutes (quick: about 6 minutes)
+# summary: uffd approach: read throughput and first-access latency vs RTT, chunk size, handler threads, prefetch; WP write throughput; post-copy downtime vs RTT; handler in the local vs the workload process; the targets
+# runtime: about 30 minutes (quick: about 8 minutes)
 #
 # Every run goes through `memsync run` (every byte verified; the network
 # through the suite's netem driver, `user` on kernels without sch_netem).
@@ -11,6 +11,9 @@
 #   uffd-threads.jsonl  handler threads 1/2/4/8, prefetch off and both
 #   uffd-write.jsonl    writes with WP tracking (sync time in the record)
 #   uffd-migrate.jsonl  post-copy migration: downtime and total time vs RTT
+#   uffd-handler.jsonl  handler=process vs handler=inprocess, alternating in
+#                       every repetition: seq/rand reads (default options and
+#                       4 KiB demand faults), WP writes, first access
 #   uffd-targets.jsonl  the targets: local and loopback (netem none)
 #                       1 GiB seq-read; wan 1 GiB seq-read; wan first access
 # Figures: plots/uffd-*.gp (./run.sh plot).
@@ -54,6 +57,18 @@ for t in 1 2 4 8; do
 done
 # Writes with write-protect tracking.
 run uffd-write.jsonl -w seq-write,rand-write,mixed,rand-write-1pct -p local,wan -s "$size" -r "$rep"
+# Handler threads in the local process (uffd handed over with SCM_RIGHTS)
+# vs in the workload process (handler=inprocess); the two modes alternate
+# in every repetition so load on a shared machine hits both alike.
+hsize=$size hrep=$rep
+[ "$quick" = 1 ] && hsize=64M hrep=3
+for _ in $(seq "$hrep"); do
+	for h in process inprocess; do
+		run uffd-handler.jsonl -w seq-read,rand-read,seq-write,rand-write -p local -s "$hsize" -o handler=$h
+		run uffd-handler.jsonl -w seq-read-4k,rand-read -p local -s "$hsize" -o handler=$h -o prefetch=off -o chunk=4k
+		run uffd-handler.jsonl -w first-access -p local,wan -s 8M -r "$frep" -o handler=$h "${bgopts[@]}"
+	done
+done
 # Post-copy migration vs RTT.
 run uffd-migrate.jsonl --migrate -w migrate-writer -p "$rtts" -s "$size" -r "$rep" "${bgopts[@]}"
 echo "uffd bench: results in $MEMSYNC_OUT/uffd-*.jsonl" >&2
