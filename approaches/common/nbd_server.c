@@ -28,6 +28,7 @@
 #define MAX_OPTIONS 1024            /* options per handshake before we give up */
 #define HANDSHAKE_TIMEOUT_S 60      /* a silent client is dropped after this */
 #define MAX_SKIP_OPTION (1u << 20)  /* bigger option payloads close the connection */
+#define NOTSENT_LOWAT (256 * 1024)  /* default unsent bytes the kernel may hold per connection */
 
 struct nbd_conn {
 	struct nbd_server *s;
@@ -877,6 +878,16 @@ int nbd_server_serve_fd(struct nbd_server *s, int fd, struct err *e)
 	peer_name(fd, c->peer, sizeof c->peer);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on UNIX sockets */
+	/*
+	 * Let the kernel hold little unsent reply data: beyond the client's
+	 * window it is transmitted later by the client's ACK processing, on the
+	 * client's CPU (on loopback that work landed on nbdcopy, the bottleneck
+	 * of a multi-conn copy: see README); and a small reply queues behind less.
+	 */
+	if (s->opts.notsent_lowat > 0) {
+		int lowat = (int)s->opts.notsent_lowat;
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+	}
 	atomic_fetch_add(&s->connections, 1);
 	atomic_fetch_add(&s->open_conns, 1);
 	int rc = pthread_create(&c->thread, NULL, conn_run, c);
@@ -933,6 +944,13 @@ struct nbd_server *nbd_server_new(struct backend *b, const struct nbd_server_opt
 		s->opts.workers = 256;
 	if (s->opts.max_connections <= 0)
 		s->opts.max_connections = 256;
+	if (s->opts.notsent_lowat == 0)
+		s->opts.notsent_lowat = NOTSENT_LOWAT;
+	if (s->opts.notsent_lowat > INT32_MAX) {
+		err_set(e, "nbd server: notsent_lowat %" PRId64 " is too big (at most %d)", s->opts.notsent_lowat, INT32_MAX);
+		free(s);
+		return NULL;
+	}
 	if (s->opts.export_name) {
 		if (strlen(s->opts.export_name) > NBD_MAX_STRING) {
 			free(s);

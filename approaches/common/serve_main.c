@@ -24,7 +24,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: memsync-serve [--listen HOST:PORT | --unix PATH] [--backend SPEC] [--workers N]\n"
 		"                     [--tls-psk FILE | --tls-x509 DIR] [--readonly] [--export NAME]\n"
-		"                     [--chunk SIZE] [--stats-json FILE|-] [--ready-fd N] [-v|-q]\n"
+		"                     [--chunk SIZE] [--notsent-lowat SIZE|off] [--stats-json FILE|-]\n"
+		"                     [--ready-fd N] [-v|-q]\n"
 		"Serve a memory region over NBD (fixed newstyle).\n"
 		"  --listen HOST:PORT  TCP address (default 127.0.0.1:10809; port 0 picks one)\n"
 		"  --unix PATH         listen on a UNIX socket instead\n"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 		"  --readonly          refuse writes\n"
 		"  --export NAME       only serve this export name (and the default \"\")\n"
 		"  --chunk SIZE        split backend calls into aligned SIZE chunks (server-side chunking)\n"
+		"  --notsent-lowat SIZE  TCP_NOTSENT_LOWAT: unsent reply bytes the kernel holds per connection\n"
+		"                      (default 256K; off = the kernel's default, unlimited)\n"
 		"  --stats-json FILE   append counters as a JSON line on SIGUSR1 and at exit (- = stdout)\n"
 		"  --ready-fd N        when listening, write the TCP port (or 0) and a newline to fd N and close it\n");
 }
@@ -68,6 +71,7 @@ int main(int argc, char **argv)
 		{"readonly", no_argument, NULL, 'r'}, {"export", required_argument, NULL, 'e'},
 		{"chunk", required_argument, NULL, 'c'}, {"stats-json", required_argument, NULL, 'S'},
 		{"ready-fd", required_argument, NULL, 'R'}, {"help", no_argument, NULL, 'h'},
+		{"notsent-lowat", required_argument, NULL, 'L'},
 		{"verbose", no_argument, NULL, 'v'}, {"quiet", no_argument, NULL, 'q'}, {0},
 	};
 	const char *listen_addr = "127.0.0.1:10809", *unix_path = NULL, *spec = "memory:64M";
@@ -82,7 +86,31 @@ int main(int argc, char **argv)
 		case 'l': listen_addr = optarg; break;
 		case 'U': unix_path = optarg; break;
 		case 'b': spec = optarg; break;
-		case 'w': o.workers = atoi(optarg); optarg_workers = optarg; break;
+		case 'w': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (end == optarg || *end || n < 0 || n > 256) {
+				fprintf(stderr, "memsync-serve: --workers: '%s' is not a number from 0 (auto) to 256\n", optarg);
+				return 1;
+			}
+			o.workers = (int)n;
+			optarg_workers = optarg;
+			break;
+		}
+		case 'L': {
+			uint64_t v;
+			if (!strcmp(optarg, "off")) {
+				o.notsent_lowat = -1;
+				break;
+			}
+			if (parse_size(optarg, &v, &e) || v == 0 || v > INT32_MAX) {
+				fprintf(stderr, "memsync-serve: --notsent-lowat: '%s': %s\n", optarg,
+					e.set ? e.msg : "give 1 byte to 2 GiB, or off");
+				return 1;
+			}
+			o.notsent_lowat = (int64_t)v;
+			break;
+		}
 		case 'P': psk = optarg; break;
 		case 'X': x509 = optarg; break;
 		case 'r': o.readonly = 1; break;

@@ -519,6 +519,9 @@ int main(void)
 	test_small_first(s);
 	nbd_server_free(s);
 	test_readonly(b);
+	struct nbd_server_opts bad = {.notsent_lowat = (int64_t)1 << 40};
+	err_clear(&e);
+	CHECK(nbd_server_new(b, &bad, &e) == NULL && strstr(e.msg, "notsent_lowat"));
 	backend_close(b);
 	test_chunked_file();
 	if (failures)
