@@ -6,12 +6,18 @@
 # nbdkit memory 512M) and are filled once before timing. The same client
 # (memsync-remote-bench on approaches/common/remote.c: libnbd, N requests in
 # flight, M connections) runs sequential and random reads and writes of
-# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs, servers
-# alternating run by run. nbdcopy adds a multi-conn copy out and in.
+# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (3; 1 in
+# quick mode), servers alternating run by run and which goes first swapping
+# every run. nbdcopy adds a multi-conn copy out and in of the whole export;
+# a copy lasts about half a second, so those rows take 5 runs (3 quick).
+# Each run also records the server process's CPU time (utime+stime from
+# /proc): on a shared host MB/s moves with the other load, CPU per run much
+# less so.
 # Profiles: local (loopback) always; lan and wan through memsync-net's
 # emulated link when $MEMSYNC_BUILD/memsync-net exists and we are root
 # (server on host 0, client on host 1). One JSON line per row to
-# $MEMSYNC_OUT/remote.jsonl (MB/s = 10^6 bytes/s); a table on stderr.
+# $MEMSYNC_OUT/remote.jsonl (MB/s = 10^6 bytes/s); a table on stderr and
+# in $MEMSYNC_OUT/remote.md.
 #
 # options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve; default 0 = auto)
 set -euo pipefail
@@ -37,8 +43,8 @@ command -v nbdkit >/dev/null || { have_nbdkit=0; echo "remote.sh: nbdkit missing
 mkdir -p "$MEMSYNC_OUT"
 out=$MEMSYNC_OUT/remote.jsonl
 table=$MEMSYNC_OUT/remote.md
-repeats=3
-[ "$quick" = 1 ] && repeats=1
+repeats=3 copy_repeats=5
+[ "$quick" = 1 ] && repeats=1 copy_repeats=3
 export_size=512M
 
 state=$(mktemp -u /tmp/memsync-remote-bench.XXXXXX)
@@ -65,6 +71,9 @@ spawn_server() {
 	pids+=($!)
 }
 
+# CPU time of a process so far (utime + stime) in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+
 # Wait until an NBD server answers at URI.
 wait_ready() {
 	local i
@@ -79,11 +88,13 @@ wait_ready() {
 # Start both servers on $addr; sets uri_memsync and uri_nbdkit.
 start_servers() {
 	spawn_server "$serve" --listen "$addr:10809" --backend "memory:$export_size" --workers "$workers" -q
+	pid_memsync=${pids[-1]}
 	uri_memsync=nbd://$addr:10809/
 	wait_ready "$uri_memsync"
 	on_client "$client" --uri "$uri_memsync" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
 	if [ $have_nbdkit = 1 ]; then
 		spawn_server nbdkit -f -i "$addr" -p 10810 memory "$export_size"
+		pid_nbdkit=${pids[-1]}
 		uri_nbdkit=nbd://$addr:10810/
 		wait_ready "$uri_nbdkit"
 		on_client "$client" --uri "$uri_nbdkit" --op write --bs 1M --total $export_size --inflight 16 >/dev/null
@@ -132,36 +143,60 @@ run_nbdcopy() {
 	awk -v b="$bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f\n", b / (z - a) / 1e6 }'
 }
 
-# Measure one row on both servers (alternating), emit JSON and a table line.
+# One run of a row against server memsync|nbdkit: appends MB/s to m_runs/k_runs
+# and the server's CPU ms to mc_runs/kc_runs.
+run_one() {
+	local server=$1 clientname=$2 op=$3 pat=$4 bs=$5 inflight=$6 nconn=$7 uri pid c0 mbps
+	if [ "$server" = memsync ]; then uri=$uri_memsync pid=$pid_memsync; else uri=$uri_nbdkit pid=$pid_nbdkit; fi
+	c0=$(cpu_ms "$pid")
+	if [ "$clientname" = nbdcopy ]; then mbps=$(run_nbdcopy "$uri" "$op")
+	else mbps=$(run_bench "$uri" "$op" "$pat" "$bs" "$inflight" "$nconn"); fi
+	if [ "$server" = memsync ]; then m_runs+=("$mbps"); mc_runs+=($(($(cpu_ms "$pid") - c0)))
+	else k_runs+=("$mbps"); kc_runs+=($(($(cpu_ms "$pid") - c0))); fi
+}
+
+# Measure one row on both servers (alternating, first one swapping), emit JSON and a table line.
 row() {
-	local clientname=$1 op=$2 pat=$3 bs=$4 inflight=$5 nconn=$6 r m k mm=() kk=()
-	for ((r = 0; r < repeats; r++)); do
-		if [ "$clientname" = nbdcopy ]; then
-			mm+=("$(run_nbdcopy "$uri_memsync" "$op")")
-			[ $have_nbdkit = 1 ] && kk+=("$(run_nbdcopy "$uri_nbdkit" "$op")")
+	local clientname=$1 op=$2 pat=$3 bs=$4 inflight=$5 nconn=$6 r m k mc kc n=$repeats
+	m_runs=() k_runs=() mc_runs=() kc_runs=()
+	[ "$clientname" = nbdcopy ] && n=$copy_repeats
+	for ((r = 0; r < n; r++)); do
+		if [ $have_nbdkit = 1 ] && [ $((r % 2)) = 1 ]; then
+			run_one nbdkit "$@"
+			run_one memsync "$@"
 		else
-			mm+=("$(run_bench "$uri_memsync" "$op" "$pat" "$bs" "$inflight" "$nconn")")
-			[ $have_nbdkit = 1 ] && kk+=("$(run_bench "$uri_nbdkit" "$op" "$pat" "$bs" "$inflight" "$nconn")")
+			run_one memsync "$@"
+			[ $have_nbdkit = 1 ] && run_one nbdkit "$@"
 		fi
 	done
-	m=$(printf '%s\n' "${mm[@]}" | median)
-	k=null
-	[ $have_nbdkit = 1 ] && k=$(printf '%s\n' "${kk[@]}" | median)
-	local server mbps runs
+	m=$(printf '%s\n' "${m_runs[@]}" | median)
+	mc=$(printf '%s\n' "${mc_runs[@]}" | median)
+	k=null kc=null
+	if [ $have_nbdkit = 1 ]; then
+		k=$(printf '%s\n' "${k_runs[@]}" | median)
+		kc=$(printf '%s\n' "${kc_runs[@]}" | median)
+	fi
+	local server mbps runs cpu cpus
 	for server in memsync nbdkit; do
-		if [ $server = memsync ]; then mbps=$m; runs=$(printf '%s\n' "${mm[@]}" | jq -sc .)
-		else [ $have_nbdkit = 1 ] || continue; mbps=$k; runs=$(printf '%s\n' "${kk[@]}" | jq -sc .); fi
+		if [ $server = memsync ]; then
+			mbps=$m cpu=$mc runs=$(printf '%s\n' "${m_runs[@]}" | jq -sc .) cpus=$(printf '%s\n' "${mc_runs[@]}" | jq -sc .)
+		else
+			[ $have_nbdkit = 1 ] || continue
+			mbps=$k cpu=$kc runs=$(printf '%s\n' "${k_runs[@]}" | jq -sc .) cpus=$(printf '%s\n' "${kc_runs[@]}" | jq -sc .)
+		fi
 		jq -nc --arg profile "$profile" --arg server $server --arg client "$clientname" --arg op "$op" \
 			--arg pattern "$pat" --arg bs "$bs" --argjson inflight "$inflight" --argjson nconn "$nconn" \
-			--argjson mbps "$mbps" --argjson runs "$runs" --argjson workers "$workers" \
+			--argjson mbps "$mbps" --argjson runs "$runs" --argjson cpu "$cpu" --argjson cpus "$cpus" \
+			--argjson workers "$workers" \
 			'{bench: "remote", profile: $profile, server: $server, client: $client, op: $op, pattern: $pattern,
 			  bs: $bs, inflight: $inflight, nconn: $nconn, mbps: $mbps, runs_mbps: $runs,
+			  server_cpu_ms: $cpu, runs_server_cpu_ms: $cpus,
 			  memsync_workers: $workers, unit: "MB/s = 10^6 bytes/s"}' >>"$out"
 	done
 	local ratio=-
 	[ $have_nbdkit = 1 ] && ratio=$(awk -v a="$m" -v b="$k" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-	printf '| %-6s | %-13s | %-5s | %-4s | %4s | %3d | %2d | %8.1f | %8s | %5s |\n' "$profile" "$clientname" "$op" \
-		"$pat" "$bs" "$inflight" "$nconn" "$m" "$k" "$ratio" | tee -a "$table" >&2
+	printf '| %-6s | %-13s | %-5s | %-4s | %4s | %3d | %2d | %8.1f | %8s | %5s | %6s | %6s |\n' "$profile" "$clientname" "$op" \
+		"$pat" "$bs" "$inflight" "$nconn" "$m" "$k" "$ratio" "$mc" "$kc" | tee -a "$table" >&2
 }
 
 # The run header record.
@@ -169,16 +204,16 @@ jq -nc --arg git "$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null 
 	--arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
 	--arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" --argjson nproc "$(nproc)" \
 	--arg nbdkit "$(nbdkit --version 2>/dev/null || echo none)" --arg libnbd "$(pkg-config --modversion libnbd 2>/dev/null || echo unknown)" \
-	--argjson quick "$quick" --argjson repeats $repeats --argjson workers "$workers" --arg profiles "$profiles" \
+	--argjson quick "$quick" --argjson repeats $repeats --argjson copy_repeats $copy_repeats --argjson workers "$workers" --arg profiles "$profiles" \
 	'{bench: "remote", record: "header", git: $git, date: $date, kernel: $kernel, cpu: $cpu, nproc: $nproc,
-	  nbdkit: $nbdkit, libnbd: $libnbd, quick: ($quick == 1), repeats: $repeats, memsync_workers: $workers,
+	  nbdkit: $nbdkit, libnbd: $libnbd, quick: ($quick == 1), repeats: $repeats, copy_repeats: $copy_repeats, memsync_workers: $workers,
 	  profiles: $profiles, export: "memory 512 MiB, filled before timing"}' >>"$out"
 
 fill_file=$(mktemp /tmp/memsync-remote-fill.XXXXXX)
 head -c $export_size /dev/urandom >"$fill_file"
 {
-	echo "| profile | client | op | pattern | bs | inflight | nconn | memsync MB/s | nbdkit MB/s | ratio |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| profile | client | op | pattern | bs | inflight | nconn | memsync MB/s | nbdkit MB/s | ratio | memsync CPU ms | nbdkit CPU ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee -a "$table" >&2
 
 for profile in $profiles; do
