@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # summary: remote region server: memsync-serve vs nbdkit memory plugin, same clients, seq/rand reads/writes 4 KiB-4 MiB, local (+lan/wan)
-# runtime: about 4 minutes (quick: about 1 minute); lan/wan add about 3 minutes each when memsync-net and root are available
+# runtime: about 4 minutes for local (quick: about 1 minute); lan/wan add about 3 minutes each when memsync-net and root are available
 #
 # Both servers export 512 MiB of memory (memsync-serve --backend memory:512M,
 # nbdkit memory 512M) and are filled once before timing. The same client
 # (memsync-remote-bench on approaches/common/remote.c: libnbd, N requests in
 # flight, M connections) runs sequential and random reads and writes of
-# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (3; 1 in
+# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (5; 1 in
 # quick mode), servers alternating run by run and which goes first swapping
-# every run. nbdcopy adds a multi-conn copy out and in of the whole export;
-# a copy lasts about half a second, so those rows take 5 runs (3 quick).
+# every run (a run lasts about a second: one burst of other load on a
+# shared host would otherwise decide a row). nbdcopy adds a multi-conn copy
+# out and in of the whole export (5 runs; 3 in quick mode).
 # Each run also records the server process's CPU time (utime+stime from
 # /proc): on a shared host MB/s moves with the other load, CPU per run much
 # less so.
@@ -43,7 +44,7 @@ command -v nbdkit >/dev/null || { have_nbdkit=0; echo "remote.sh: nbdkit missing
 mkdir -p "$MEMSYNC_OUT"
 out=$MEMSYNC_OUT/remote.jsonl
 table=$MEMSYNC_OUT/remote.md
-repeats=3 copy_repeats=5
+repeats=5 copy_repeats=5
 [ "$quick" = 1 ] && repeats=1 copy_repeats=3
 export_size=512M
 
