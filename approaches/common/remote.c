@@ -85,6 +85,7 @@ int remote_build_uri(const struct remote_opts *o, char *buf, size_t cap, struct 
 
 #define MAX_PIECE (32u * 1024 * 1024) /* the NBD maximum block size we rely on */
 #define CLOSE_TIMEOUT_MS 10000        /* default close_timeout_ms */
+#define CONNECT_TIMEOUT_MS 15000      /* default connect_timeout_ms */
 
 enum rop { ROP_READ, ROP_WRITE, ROP_FLUSH };
 
@@ -131,6 +132,7 @@ struct remote {
 	int nconn;
 	int retries;
 	int close_timeout_ms;      /* -1 = forever */
+	int connect_timeout_ms;    /* -1 = forever */
 	uint64_t piece;
 	uint64_t size;
 	struct rconn *conns;
@@ -161,15 +163,35 @@ static void wake(struct rconn *c)
 		log_warn("remote: wake: %s", strerror(errno));
 }
 
-/* Open and connect one libnbd handle. */
+static int64_t now_ms(void);
+
+/* Open and connect one libnbd handle: connect and handshake asynchronously,
+ * bounded by connect_timeout_ms (a blocking nbd_connect_uri would wait for
+ * TCP to give up, minutes, on a link that drops packets). */
 static struct nbd_handle *open_handle(struct remote *r, struct err *e)
 {
 	struct nbd_handle *h = nbd_create();
 	if (!h)
 		return err_set(e, "remote: %s", nbd_get_error()), NULL;
 	nbd_set_uri_allow_local_file(h, true);
-	if (nbd_connect_uri(h, r->uri) == -1) {
-		err_set(e, "remote: connect %s: %s", r->uri, nbd_get_error());
+	int64_t deadline = r->connect_timeout_ms < 0 ? -1 : now_ms() + r->connect_timeout_ms;
+	int rc = nbd_aio_connect_uri(h, r->uri);
+	while (rc != -1 && !nbd_aio_is_ready(h)) {
+		if (nbd_aio_is_dead(h) || nbd_aio_is_closed(h)) {
+			rc = -1;
+			break;
+		}
+		int64_t left = deadline < 0 ? 1000 : deadline - now_ms();
+		if (left <= 0) {
+			err_set(e, "remote: connect %s: no answer within %d ms (connect and handshake)", r->uri,
+				r->connect_timeout_ms);
+			nbd_close(h);
+			return NULL;
+		}
+		rc = nbd_poll(h, (int)(left < 1000 ? left : 1000));
+	}
+	if (rc == -1) {
+		err_set(e, "remote: connect %s: %s", r->uri, nbd_get_error() ? nbd_get_error() : "connection failed");
 		nbd_close(h);
 		return NULL;
 	}
@@ -677,6 +699,8 @@ struct remote *remote_connect_opts(const struct remote_opts *o, struct err *e)
 	r->max_inflight = o->max_inflight > 0 ? o->max_inflight : 64;
 	r->retries = o->retries == 0 ? 5 : o->retries < 0 ? 0 : o->retries;
 	r->close_timeout_ms = o->close_timeout_ms == 0 ? CLOSE_TIMEOUT_MS : o->close_timeout_ms < 0 ? -1 : o->close_timeout_ms;
+	r->connect_timeout_ms = o->connect_timeout_ms == 0 ? CONNECT_TIMEOUT_MS
+				: o->connect_timeout_ms < 0 ? -1 : o->connect_timeout_ms;
 	r->piece = o->chunk_size && o->chunk_size < MAX_PIECE ? o->chunk_size : MAX_PIECE;
 	pthread_mutex_init(&r->win_lock, NULL);
 	pthread_condattr_t ca;

@@ -42,6 +42,8 @@ struct remote_opts {
 	int retries;          /* reconnect attempts after a drop (0 = 5, -1 = none) */
 	int close_timeout_ms; /* remote_close gives up on requests when none completed for this
 	                       * long, and on the disconnect after it (0 = 10000, -1 = wait forever) */
+	int connect_timeout_ms; /* connect + handshake of one connection, also on reconnect
+	                         * (0 = 15000, -1 = wait forever): a dead link fails, not hangs */
 };
 
 struct remote_stats {

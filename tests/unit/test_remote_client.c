@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -328,6 +329,32 @@ static void stop_nbdkit(pid_t pid)
 }
 
 /* Run all tests. */
+/* A server that accepts TCP but never says a word (a link that died after
+ * the SYN, a wedged peer): the connect fails after connect_timeout_ms
+ * instead of blocking. */
+static void test_connect_silent_peer(const char *dir)
+{
+	struct err e = {0};
+	char sock[128];
+	snprintf(sock, sizeof sock, "%s/silent.sock", dir);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 4) == 0);
+	struct remote_opts o = {.unix_path = sock, .connect_timeout_ms = 300};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct remote *r = remote_connect_opts(&o, &e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(r == NULL && strstr(e.msg, "no answer within 300 ms"));
+	CHECK(took < 10); /* bounded (the retries may add a few more timeouts) */
+	if (r)
+		remote_close(r);
+	close(lfd);
+	unlink(sock);
+}
+
 int main(void)
 {
 	if (!remote_available()) {
@@ -367,6 +394,7 @@ int main(void)
 	nbd_server_free(s);
 	test_reconnect(b, sock, uri);
 	test_close_dead_link(b, dir);
+	test_connect_silent_peer(dir);
 	backend_close(b);
 
 	/* nbdkit as the remote */
