@@ -20,6 +20,7 @@
 #endif
 
 #define WBUF_CAP (256u << 10)
+#define IBUF_CAP (256u << 10)
 
 /* Socket options for bulk transfer without Nagle delays. */
 static void tune(int fd)
@@ -71,7 +72,8 @@ int delta_conn_init(struct delta_conn *c, int fd, struct err *e)
 	c->fd = fd;
 	c->wbuf = malloc(WBUF_CAP);
 	c->rbuf = malloc(DELTA_MAX_PAYLOAD);
-	if (!c->wbuf || !c->rbuf) {
+	c->ibuf = malloc(IBUF_CAP);
+	if (!c->wbuf || !c->rbuf || !c->ibuf) {
 		delta_conn_close(c);
 		return err_set(e, "out of memory");
 	}
@@ -143,7 +145,9 @@ void delta_conn_close(struct delta_conn *c)
 	c->fd = -1;
 	free(c->wbuf);
 	free(c->rbuf);
-	c->wbuf = c->rbuf = NULL;
+	free(c->ibuf);
+	c->wbuf = c->rbuf = c->ibuf = NULL;
+	c->ibeg = c->iend = 0;
 }
 
 /* Write all bytes. */
@@ -197,12 +201,24 @@ int delta_put(struct delta_conn *c, const void *p, size_t len, struct err *e)
 	return 0;
 }
 
-/* Read exactly len bytes (0 ok, -1 error; eof says whether the peer closed cleanly at a frame boundary). */
+/* Read exactly len bytes (0 ok, -1 error; eof says whether the peer closed
+ * cleanly at a frame boundary): from the read-ahead buffer first; a short
+ * remainder refills the buffer with one recv, a long one is read in place. */
 static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, int *eof, int in_frame, struct err *e)
 {
 	uint8_t *b = p;
 	size_t got = 0;
 	while (got < len) {
+		if (c->iend > c->ibeg) {
+			size_t k = c->iend - c->ibeg < len - got ? c->iend - c->ibeg : len - got;
+			memcpy(b + got, c->ibuf + c->ibeg, k);
+			c->ibeg += k;
+			got += k;
+			continue;
+		}
+		int direct = len - got >= IBUF_CAP / 2;
+		uint8_t *dst = direct ? b + got : c->ibuf;
+		size_t cap = direct ? len - got : IBUF_CAP;
 		int pending = 0;
 #ifdef MEMSYNC_DELTA_TLS
 		pending = c->tls && gnutls_record_check_pending(c->tls) > 0;
@@ -218,7 +234,7 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 		ssize_t n;
 #ifdef MEMSYNC_DELTA_TLS
 		if (c->tls) {
-			n = gnutls_record_recv(c->tls, b + got, len - got);
+			n = gnutls_record_recv(c->tls, dst, cap);
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				continue;
 			if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
@@ -228,7 +244,7 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 				return err_set(e, "TLS receive failed: %s", gnutls_strerror((int)n));
 		} else
 #endif
-			n = recv(c->fd, b + got, len - got, 0);
+			n = recv(c->fd, dst, cap, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -238,8 +254,13 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 			return err_set(e, got || in_frame ? "peer closed the connection inside a frame (truncated frame)"
 					      : "peer closed the connection");
 		}
-		got += (size_t)n;
 		c->bytes_in += (uint64_t)n;
+		if (direct) {
+			got += (size_t)n;
+		} else {
+			c->ibeg = 0;
+			c->iend = (size_t)n;
+		}
 	}
 	return 0;
 }

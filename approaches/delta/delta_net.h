@@ -19,6 +19,8 @@ struct delta_conn {
 	int tls_x509;           /* tls_cred is X.509 (else PSK) credentials */
 	uint8_t *wbuf, *rbuf;   /* write buffer, payload buffer of the last frame */
 	size_t wlen;
+	uint8_t *ibuf;          /* read-ahead: small frames cost one recv per buffer, not two each */
+	size_t ibeg, iend;
 	uint64_t bytes_out, bytes_in;
 };
 
