@@ -28,7 +28,7 @@
 #define MAX_OPTIONS 1024            /* options per handshake before we give up */
 #define HANDSHAKE_TIMEOUT_S 60      /* a silent client is dropped after this */
 #define MAX_SKIP_OPTION (1u << 20)  /* bigger option payloads close the connection */
-#define NOTSENT_LOWAT (256 * 1024)  /* default unsent bytes the kernel may hold per connection */
+#define NOTSENT_LOWAT (1024 * 1024) /* default unsent bytes the kernel may hold per connection */
 
 struct nbd_conn {
 	struct nbd_server *s;

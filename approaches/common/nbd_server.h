@@ -29,7 +29,7 @@ struct nbd_server_opts {
 	struct tls_config *tls;   /* NULL = plain; else TLS is required */
 	uint64_t chunk_size;      /* 0 = whole requests; else split backend calls into aligned chunks */
 	int max_connections;      /* open at once, handshaking or not; 0 = 256 */
-	int64_t notsent_lowat;    /* TCP_NOTSENT_LOWAT in bytes: 0 = 256 KiB, -1 = the kernel's (unlimited) */
+	int64_t notsent_lowat;    /* TCP_NOTSENT_LOWAT in bytes: 0 = 1 MiB, -1 = the kernel's (unlimited) */
 };
 
 struct nbd_server_stats {

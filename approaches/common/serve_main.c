@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"  --export NAME       only serve this export name (and the default \"\")\n"
 		"  --chunk SIZE        split backend calls into aligned SIZE chunks (server-side chunking)\n"
 		"  --notsent-lowat SIZE  TCP_NOTSENT_LOWAT: unsent reply bytes the kernel holds per connection\n"
-		"                      (default 256K; off = the kernel's default, unlimited)\n"
+		"                      (default 1M; off = the kernel's default, unlimited)\n"
 		"  --stats-json FILE   append counters as a JSON line on SIGUSR1 and at exit (- = stdout)\n"
 		"  --ready-fd N        when listening, write the TCP port (or 0) and a newline to fd N and close it\n");
 }
