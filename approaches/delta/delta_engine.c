@@ -38,6 +38,7 @@
 
 #define ACK_TIMEOUT_MS 120000
 #define HASHES_PER_FRAME 8192u
+#define STREAM_SEGMENT (32u << 20) /* bytes hashed before their changed chunks are queued */
 
 /* ---- store ---------------------------------------------------------------- */
 
@@ -488,13 +489,44 @@ static const uint8_t *view_at(const struct delta_view *v, uint8_t *tmp, uint64_t
 	return v->read(v->ctx, tmp, len, off, e) ? NULL : tmp;
 }
 
+/* Start a cycle on the wire: BEGIN with the source's size. */
+static int begin_cycle(struct delta_sender *s, uint64_t size, uint64_t *cycle, struct err *e)
+{
+	uint8_t out[64];
+	*cycle = ++s->cycle;
+	size_t k = delta_enc_begin(out, *cycle, size);
+	return delta_put(&s->c, out, k, e);
+}
+
+/* Queue the chunks in [from, to) that the mask marks, counting them. */
+static int send_chunks(struct delta_sender *s, const struct delta_view *v, uint8_t *tmp, const uint8_t *mask,
+		       uint64_t from, uint64_t to, uint64_t *nchunks, uint64_t *bytes, struct err *e)
+{
+	uint8_t out[64];
+	for (uint64_t i = from; i < to; i++) {
+		if (!mask[i])
+			continue;
+		uint64_t off = i * s->chunk, len = v->size - off < s->chunk ? v->size - off : s->chunk;
+		const uint8_t *p = view_at(v, tmp, off, len, e);
+		if (!p)
+			return -1;
+		size_t k = delta_enc_chunk(out, off, (uint32_t)len);
+		if (delta_put(&s->c, out, k, e) || delta_put(&s->c, p, len, e))
+			return -1;
+		(*nchunks)++;
+		*bytes += len;
+	}
+	return 0;
+}
+
 /* One cycle against the destination. */
 int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const uint8_t *dirty, struct err *e)
 {
 	uint64_t size = v->size, chunk = s->chunk, n = (size + chunk - 1) / chunk;
 	uint8_t out[64];
 	uint8_t *tmp = NULL, *send_mask = NULL;
-	int rc = -1;
+	int rc = -1, begun = 0;
+	uint64_t cycle = 0, nchunks = 0, bytes = 0, streamed = 0, hash_ns = 0;
 	if (!s->connected)
 		return err_set(e, "not connected");
 	if (sender_reserve(s, n ? n : 1, e))
@@ -534,25 +566,42 @@ int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const
 			send_mask[i] = i >= s->remote_n || memcmp(&s->local[i], &s->remote[i], sizeof s->local[i]) ||
 				       (i == s->remote_n - 1 && size != s->remote_size);
 		}
+	} else if (v->base) {
+		/* Hash in segments and queue each segment's changed chunks before
+		 * hashing the next: the socket, the link and the receiver work on
+		 * them while this thread hashes on. */
+		uint64_t seg = STREAM_SEGMENT / chunk ? STREAM_SEGMENT / chunk : 1;
+		for (uint64_t first = 0; first < n; first += seg) {
+			uint64_t cnt = n - first < seg ? n - first : seg, h0 = now_ns();
+			delta_hash_chunks(s->algo, v->base, size, s->chunk, first, cnt, s->workers, s->local + first);
+			hash_ns += now_ns() - h0;
+			for (uint64_t i = first; i < first + cnt; i++)
+				send_mask[i] = i >= s->remote_n || memcmp(&s->local[i], &s->remote[i], sizeof s->local[i]) ||
+					       (i == s->remote_n - 1 && size != s->remote_size);
+			if (!memchr(send_mask + first, 1, cnt))
+				continue;
+			if (!begun && begin_cycle(s, size, &cycle, e))
+				goto out;
+			begun = 1;
+			if (send_chunks(s, v, tmp, send_mask, first, first + cnt, &nchunks, &bytes, e))
+				goto out;
+		}
+		streamed = n;
 	} else {
-		if (v->base) {
-			delta_hash_chunks(s->algo, v->base, size, s->chunk, 0, n, s->workers, s->local);
-		} else {
-			for (uint64_t i = 0; i < n; i++) {
-				uint64_t off = i * chunk, len = size - off < chunk ? size - off : chunk;
-				if (v->read(v->ctx, tmp, len, off, e))
-					goto out;
-				delta_hash(s->algo, tmp, len, &s->local[i]);
-			}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t off = i * chunk, len = size - off < chunk ? size - off : chunk;
+			if (v->read(v->ctx, tmp, len, off, e))
+				goto out;
+			delta_hash(s->algo, tmp, len, &s->local[i]);
 		}
 		for (uint64_t i = 0; i < n; i++)
 			send_mask[i] = i >= s->remote_n || memcmp(&s->local[i], &s->remote[i], sizeof s->local[i]) ||
 				       (i == s->remote_n - 1 && size != s->remote_size);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	s->last_hash_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
-	uint64_t nchunks = 0, bytes = 0;
-	if (!memchr(send_mask, 1, n) && size == s->remote_size && (s->mode ? 1 : n) == s->remote_n) {
+	s->last_hash_ns = streamed ? hash_ns
+				   : (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+	if (!begun && !memchr(send_mask, 1, n) && size == s->remote_size && (s->mode ? 1 : n) == s->remote_n) {
 		/* Nothing changed since the last ACK: the destination already holds
 		 * this state, so no cycle goes on the wire (and its copy is never
 		 * marked mid-cycle by an empty one). */
@@ -560,24 +609,12 @@ int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const
 		goto done;
 	}
 	/* Send them. */
-	uint64_t cycle = ++s->cycle;
-	size_t k = delta_enc_begin(out, cycle, size);
-	if (delta_put(&s->c, out, k, e))
+	if (!begun && begin_cycle(s, size, &cycle, e))
 		goto out;
-	for (uint64_t i = 0; i < n; i++) {
-		if (!send_mask[i])
-			continue;
-		uint64_t off = i * chunk, len = size - off < chunk ? size - off : chunk;
-		const uint8_t *p = view_at(v, tmp, off, len, e);
-		if (!p)
-			goto out;
-		k = delta_enc_chunk(out, off, (uint32_t)len);
-		if (delta_put(&s->c, out, k, e) || delta_put(&s->c, p, len, e))
-			goto out;
-		nchunks++;
-		bytes += len;
-	}
-	k = delta_enc_end(out, cycle, nchunks, bytes);
+	begun = 1;
+	if (send_chunks(s, v, tmp, send_mask, streamed, n, &nchunks, &bytes, e))
+		goto out;
+	size_t k = delta_enc_end(out, cycle, nchunks, bytes);
 	struct delta_msg m;
 	if (delta_put(&s->c, out, k, e) || delta_recv(&s->c, &m, ACK_TIMEOUT_MS, e))
 		goto out;
