@@ -1,7 +1,7 @@
 # migrations.jq - every migration scenario: downtime (writer suspended on the
 # source until its first access completed on the destination), rounds, bytes.
 def med: sort | if length == 0 then null else .[(length / 2 | floor)] end;
-[ .[] | select(.type == "scenario" and .status == "pass" and .mode == "migration" and .migration != null) ]
+[ .[] | select(.type == "scenario" and .status == "pass" and .mode == "migrate" and .migration != null) ]
 | group_by([.approach, .workload, .profile, (.options | tostring), .size])
 | ["| approach | workload | profile | options | size (MiB) | runs | downtime p50 (ms) | downtime max (ms) | rounds | moved (MiB) | re-sent (MiB) |",
    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -21,10 +21,10 @@ def fmt: if . == null then "no runs in these results" else (. * 10 | round / 10 
    best_mean([ $p[] | select(.approach == "uffd" and .mode == "access" and .workload == "seq-write") ])],
   ["delta (mmap + hash push): sync after 1 % changed (s)", "not measured",
    ($all | map(select(.type == "delta-rsync" and .method == "delta-steady-4k" and .fraction == 0.01) | .seconds) | med)],
-  ["migration downtime, pre-copy (delta, ms)", "not measured",
-   ($p | map(select(.approach == "delta" and .mode == "migration") | .migration.downtime_s * 1000) | med)],
-  ["migration downtime, post-copy (uffd, ms)", "not measured",
-   ($p | map(select(.approach == "uffd" and .mode == "migration") | .migration.downtime_s * 1000) | med)]
+  ["migration downtime, pre-copy (delta, ms, median of all its runs)", "not measured",
+   ($p | map(select(.approach == "delta" and .mode == "migrate") | .migration.downtime_s * 1000) | med)],
+  ["migration downtime, post-copy (uffd, ms, median of all its runs)", "not measured",
+   ($p | map(select(.approach == "uffd" and .mode == "migrate") | .migration.downtime_s * 1000) | med)]
   ]
 | ["| measure | thesis | memsync (these results) |", "|---|---:|---:|"]
   + map("| \(.[0]) | \(.[1]) | \(.[2] | fmt) |")
