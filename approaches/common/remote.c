@@ -213,6 +213,19 @@ static void inflight_remove(struct rconn *c, struct rreq *q)
 	q->next = q->prev = NULL;
 }
 
+/* Move every request still in flight on c to its done list with ENOTCONN
+ * (done_lock held): libnbd will not call back for them any more. */
+static void fail_inflight(struct rconn *c)
+{
+	while (c->inflight) {
+		struct rreq *q = c->inflight;
+		inflight_remove(c, q);
+		q->error = ENOTCONN;
+		q->next = c->done;
+		c->done = q;
+	}
+}
+
 /* libnbd completion callback: runs under libnbd's lock, so only queue. */
 static int rreq_complete(void *user_data, int *error)
 {
@@ -377,13 +390,7 @@ static void reconnect(struct rconn *c)
 	}
 	/* Anything libnbd did not call back for is lost too. */
 	pthread_mutex_lock(&c->done_lock);
-	while (c->inflight) {
-		struct rreq *q = c->inflight;
-		inflight_remove(c, q);
-		q->error = ENOTCONN;
-		q->next = c->done;
-		c->done = q;
-	}
+	fail_inflight(c);
 	pthread_mutex_unlock(&c->done_lock);
 
 	struct nbd_handle *h = NULL;
@@ -834,13 +841,7 @@ static int abandon_requests(struct rconn *c)
 {
 	int n = 0;
 	pthread_mutex_lock(&c->done_lock);
-	while (c->inflight) {
-		struct rreq *q = c->inflight;
-		inflight_remove(c, q);
-		q->error = ENOTCONN;
-		q->next = c->done;
-		c->done = q;
-	}
+	fail_inflight(c);
 	struct rreq *list = c->done;
 	c->done = NULL;
 	pthread_mutex_unlock(&c->done_lock);
