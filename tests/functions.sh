@@ -63,6 +63,19 @@ expect_fail() {
 	echo "$out" | grep -qE -- "$pattern" || fail "expected /$pattern/ in output of '$*': $out"
 }
 
+# requires_approach NAME - skip (77) when this build has no approach NAME.
+requires_approach() {
+	memsync list approaches 2>/dev/null | grep -q "^ *$1" || skip "$1 not built"
+}
+
+# memsync_run_logged OUT ARGS... - `memsync run -q ARGS --out OUT` with its
+# output in $TMPDIR_TEST/log; a failed run fails the test with the log's tail.
+memsync_run_logged() {
+	local out=$1; shift
+	memsync run -q "$@" --out "$out" >"$TMPDIR_TEST/log" 2>&1 ||
+		fail "memsync run $*: $(tail -5 "$TMPDIR_TEST/log")"
+}
+
 # ---- VM lab (netem component; harness/vm) ---------------------------------
 #   requires_kernel_feature FEATURE...   FEATURE is nbd or netem. When this
 #       host's kernel lacks one, the test script re-runs itself inside the VM

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq ip pgrep
-memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+requires_approach uffd
 
 # Bad sizes: exit 2 before anything is mapped.
 expect_fail 2 "multiple of 4096" memsync run -a uffd -w seq-read -s 5000

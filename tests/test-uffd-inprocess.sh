@@ -8,12 +8,9 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+requires_approach uffd
 out=$TMPDIR_TEST/r.jsonl
-run() {
-	memsync run -q -a uffd "$@" --out "$out" >"$TMPDIR_TEST/log" 2>&1 ||
-		fail "memsync run -a uffd $*: $(tail -5 "$TMPDIR_TEST/log")"
-}
+run() { memsync_run_logged "$out" -a uffd "$@"; }
 for h in process inprocess; do
 	run -w seq-read,rand-read,zipf-read -s 32M -o handler=$h
 	run -w seq-read-4k,rand-read -s 16M -o handler=$h -o chunk=4k -o prefetch=off -o threads=4

@@ -5,12 +5,9 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+requires_approach uffd
 out=$TMPDIR_TEST/r.jsonl
-run() {
-	memsync run -q --migrate -a uffd -w migrate-writer "$@" --out "$out" >"$TMPDIR_TEST/log" 2>&1 ||
-		fail "memsync run --migrate -a uffd $*: $(tail -5 "$TMPDIR_TEST/log")"
-}
+run() { memsync_run_logged "$out" --migrate -a uffd -w migrate-writer "$@"; }
 run -s 64M
 run -s 32M -p lan -o chunk=4k -o prefetch=off
 run -s 32M -o chunk=1m -o threads=4 -o pullers=4

@@ -5,12 +5,9 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+requires_approach uffd
 out=$TMPDIR_TEST/r.jsonl
-run() {
-	memsync run -q -a uffd "$@" --out "$out" >"$TMPDIR_TEST/log" 2>&1 ||
-		fail "memsync run -a uffd $*: $(tail -5 "$TMPDIR_TEST/log")"
-}
+run() { memsync_run_logged "$out" -a uffd "$@"; }
 run -w seq-read,seq-read-4k,rand-read,zipf-read -s 32M -o chunk=64k -o prefetch=off -o threads=1
 run -w seq-read-4k,rand-read,zipf-read -s 16M -o chunk=4k -o prefetch=off -o threads=4
 run -w seq-read,rand-read,zipf-read -s 48M -o chunk=1m -o prefetch=both -o threads=4

@@ -4,12 +4,9 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-memsync list approaches 2>/dev/null | grep -q '^ *uffd' || skip "uffd not built"
+requires_approach uffd
 out=$TMPDIR_TEST/r.jsonl
-run() {
-	memsync run -q -a uffd "$@" --out "$out" >"$TMPDIR_TEST/log" 2>&1 ||
-		fail "memsync run -a uffd $*: $(tail -5 "$TMPDIR_TEST/log")"
-}
+run() { memsync_run_logged "$out" -a uffd "$@"; }
 run -w mixed,rand-write,seq-write,rand-write-1pct,hotset-rw -s 32M
 run -w mixed,rand-write-10pct -s 16M -o chunk=4k -o threads=4 -o prefetch=off
 run -w mixed,hotset-rw -s 32M -o chunk=1m -o push_interval=50ms
