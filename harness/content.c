@@ -1,7 +1,12 @@
 /* content.c - deterministic block content from (seed, block, version). */
 #include "content.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "err.h"
 
 /* splitmix64 finalizer: a cheap, well-mixed 64-bit hash. */
 static inline uint64_t mix64(uint64_t z)
@@ -74,4 +79,27 @@ int content_check(const struct content_model *m, const void *buf, uint64_t off, 
 		len -= n;
 	}
 	return 0;
+}
+
+/* Write the whole model into a file, piece by piece. */
+int content_write_fd(const struct content_model *m, int fd,
+		     void (*edit)(void *buf, uint64_t off, size_t len, void *arg), void *arg,
+		     struct err *e)
+{
+	const size_t step = 4u << 20;
+	char *buf = malloc(step);
+	if (!buf)
+		return err_set(e, "out of memory");
+	int rc = 0;
+	for (uint64_t off = 0; !rc && off < m->size; off += step) {
+		size_t n = m->size - off < step ? m->size - off : step;
+		content_fill(m, buf, off, n);
+		if (edit)
+			edit(buf, off, n, arg);
+		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
+			rc = err_errno(e, errno ? errno : EIO, "cannot write the region file at offset %llu",
+				       (unsigned long long)off);
+	}
+	free(buf);
+	return rc;
 }

@@ -33,6 +33,14 @@ void content_fill(const struct content_model *m, void *buf, uint64_t off, size_t
 int content_check(const struct content_model *m, const void *buf, uint64_t off, size_t len,
 		  uint64_t *bad_off);
 
+struct err;
+/* Write the model's content of [0, m->size) to the file fd in 4 MiB pieces.
+ * With edit (may be NULL), edit(buf, off, len, arg) may change each piece
+ * before it is written (e.g. to make some blocks stale). */
+int content_write_fd(const struct content_model *m, int fd,
+		     void (*edit)(void *buf, uint64_t off, size_t len, void *arg), void *arg,
+		     struct err *e);
+
 /* Version of the block holding byte offset off. */
 uint32_t content_version(const struct content_model *m, uint64_t off);
 

@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "io.h"
 #include "log.h"
 #include "netem/profile.h"
 #include "netem/topology.h"
@@ -150,44 +152,6 @@ static char child_next_cmd(struct scenario_run *s, enum role r)
 		n = read(s->ch[r].sock, &c, 1);
 	while (n < 0 && errno == EINTR);
 	return n == 1 ? c : 0;
-}
-
-/* Send a file descriptor and a payload over a UNIX socket. */
-static int send_fd(int sock, int fd, const void *data, size_t len)
-{
-	char ctl[CMSG_SPACE(sizeof(int))];
-	memset(ctl, 0, sizeof ctl);
-	struct iovec iov = {(void *)data, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		mh.msg_control = ctl;
-		mh.msg_controllen = sizeof ctl;
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
-/* Receive a payload and an optional file descriptor (-1 if none). */
-static int recv_fd(int sock, int *fd, void *data, size_t len)
-{
-	char ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {data, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
-	ssize_t n;
-	do
-		n = recvmsg(sock, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)len)
-		return -1;
-	*fd = -1;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	return 0;
 }
 
 /* The scenario and role of this child process, for region_report_fatal(). */
@@ -332,9 +296,7 @@ static int local_main(struct scenario_run *s, enum role role)
  * is handed to the local side, which keeps the registration alive. */
 static int workload_track_file(void *map, uint64_t size, int *uffd_out, struct err *e)
 {
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (uffd < 0)
-		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int uffd = userfaultfd_open();
 	if (uffd < 0)
 		return err_errno(e, errno, "userfaultfd() for write tracking failed");
 	struct uffdio_api api = {.api = UFFD_API,
@@ -381,9 +343,7 @@ static unsigned char *workload_map(const struct region_desc *d, const struct con
 		content_fill(m, map, 0, d->size);
 		return map;
 	}
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (uffd < 0)
-		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int uffd = userfaultfd_open();
 	if (uffd < 0) {
 		err_errno(e, errno, "userfaultfd() failed (vm.unprivileged_userfaultfd or CAP_SYS_PTRACE?)");
 		goto fail;

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "content.h"
+#include "clock.h"
 #include "log.h"
 #include "units.h"
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "netem/cmd.h"
+#include "cmd.h"
 #include "netem/topology_impl.h"
 
 /* Does the profile shape anything at all? */

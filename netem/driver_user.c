@@ -13,8 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
-#include "netem/cmd.h"
+#include "cmd.h"
 #include "netem/topology_impl.h"
 
 #define USER_TUN_NAME "ms-tun"

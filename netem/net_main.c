@@ -18,8 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
-#include "netem/cmd.h"
+#include "cmd.h"
 #include "netem/profile.h"
 #include "netem/topology.h"
 

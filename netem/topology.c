@@ -15,7 +15,7 @@
 
 #include "conf.h"
 #include "log.h"
-#include "netem/cmd.h"
+#include "cmd.h"
 
 #define NETNS_DIR "/run/netns"
 

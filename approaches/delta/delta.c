@@ -32,6 +32,8 @@
 
 #include "approach.h"
 #include "delta_engine.h"
+#include "clock.h"
+#include "io.h"
 #include "log.h"
 #include "uapi_compat.h"
 
@@ -139,6 +141,15 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 	return 0;
 }
 
+/* content_write_fd() edit: make every tenth block (block % 10 == 3) stale. */
+static void delta_make_stale(void *buf, uint64_t off, size_t len, void *arg)
+{
+	const struct scenario *sc = arg;
+	for (size_t b = 0; b + CONTENT_BLOCK <= len; b += CONTENT_BLOCK)
+		if (((off + b) / CONTENT_BLOCK) % 10 == 3)
+			content_fill_block(sc->seed ^ 0x5eed, (off + b) / CONTENT_BLOCK, 7, (char *)buf + b);
+}
+
 /* Write a file's initial content: version 0, zeros, or version 0 with 10 % stale blocks. */
 static int delta_fill_file(const char *path, const struct scenario *sc, unsigned initial, struct err *e)
 {
@@ -149,21 +160,8 @@ static int delta_fill_file(const char *path, const struct scenario *sc, unsigned
 	if (ftruncate(fd, (off_t)sc->size))
 		rc = err_errno(e, errno, "cannot size %s", path);
 	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = NULL};
-	const size_t step = 4 << 20;
-	char *buf = initial == 1 ? NULL : malloc(step);
-	if (initial != 1 && !buf)
-		rc = err_set(e, "out of memory");
-	for (uint64_t off = 0; !rc && buf && off < sc->size; off += step) {
-		size_t n = sc->size - off < step ? sc->size - off : step;
-		content_fill(&m, buf, off, n);
-		if (initial == 2)
-			for (size_t b = 0; b + CONTENT_BLOCK <= n; b += CONTENT_BLOCK)
-				if (((off + b) / CONTENT_BLOCK) % 10 == 3)
-					content_fill_block(sc->seed ^ 0x5eed, (off + b) / CONTENT_BLOCK, 7, buf + b);
-		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n)
-			rc = err_errno(e, errno, "cannot write %s", path);
-	}
-	free(buf);
+	if (!rc && initial != 1)
+		rc = content_write_fd(&m, fd, initial == 2 ? delta_make_stale : NULL, (void *)sc, e);
 	close(fd);
 	return rc;
 }
@@ -263,9 +261,7 @@ struct delta_local {
 /* Can this kernel do async write-protect tracking? (UFFDIO_API feature bits) */
 static int delta_pagemap_supported(char *why, size_t wlen)
 {
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (uffd < 0)
-		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int uffd = userfaultfd_open();
 	if (uffd < 0) {
 		snprintf(why, wlen, "userfaultfd() failed: %s", strerror(errno));
 		return 0;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "delta_engine.h"
+#include "clock.h"
 #include "log.h"
 #include "units.h"
 

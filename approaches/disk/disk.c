@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -20,26 +19,6 @@
 #include "log.h"
 
 #define TMPFS_MAGIC 0x01021994
-
-/* Write version-0 content to the file in 4 MiB pieces. */
-static int disk_fill(int fd, const struct scenario *sc, struct err *e)
-{
-	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = NULL};
-	const size_t step = 4 << 20;
-	char *buf = malloc(step);
-	if (!buf)
-		return err_set(e, "out of memory");
-	for (uint64_t off = 0; off < sc->size; off += step) {
-		size_t n = sc->size - off < step ? sc->size - off : step;
-		content_fill(&m, buf, off, n);
-		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
-			free(buf);
-			return err_errno(e, errno, "cannot write the disk region");
-		}
-	}
-	free(buf);
-	return 0;
-}
 
 /* Create the file, write the content, flush and drop it from the page cache. */
 static int disk_open(const struct scenario *sc, struct region *r, struct err *e)
@@ -51,7 +30,8 @@ static int disk_open(const struct scenario *sc, struct region *r, struct err *e)
 	struct statfs sf;
 	if (fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
 		log_warn("disk baseline: %s is on tmpfs, so 'disk' measures memory (use --workdir on a disk)", r->path);
-	int rc = disk_fill(fd, sc, e);
+	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = NULL};
+	int rc = content_write_fd(&m, fd, NULL, NULL, e);
 	if (!rc && fsync(fd))
 		rc = err_errno(e, errno, "fsync %s", r->path);
 	if (!rc && (errno = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)))

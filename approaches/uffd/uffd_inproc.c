@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 
 enum { CTL_SYNC = 'S', CTL_COUNTERS = 'C' };
@@ -53,41 +54,6 @@ static int ctl_addr(const struct scenario *sc, struct sockaddr_un *sa, struct er
 	if (n < 0 || (size_t)n >= sizeof sa->sun_path)
 		return err_set(e, "uffd: handler=inprocess: control socket path under %s is too long (max %zu bytes)",
 			       sc->workdir, sizeof sa->sun_path - 1);
-	return 0;
-}
-
-/* Write all of len bytes (retrying short writes and EINTR). */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes; -1 on error or end of file. */
-static int read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EPIPE;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 

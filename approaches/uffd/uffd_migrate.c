@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "log.h"
 #include "nbd_server.h"
 

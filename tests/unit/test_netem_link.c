@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 
+#include "clock.h"
 #include "log.h"
 #include "netem/link.h"
 

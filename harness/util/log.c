@@ -1,9 +1,8 @@
-/* log.c - stderr messages and the monotonic clock. */
+/* log.c - stderr messages. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 int log_verbose = 1;
 
@@ -44,12 +43,4 @@ void log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_line("debug: ", fmt, ap);
 	va_end(ap);
-}
-
-/* CLOCK_MONOTONIC in ns. */
-unsigned long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }

@@ -1,5 +1,5 @@
 /* cmd.c - fork/exec of helper commands, capturing stdout and stderr (see cmd.h). */
-#include "netem/cmd.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>

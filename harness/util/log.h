@@ -16,7 +16,4 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "memsync: <msg>" to stderr when log_verbose >= 2. */
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Monotonic clock in nanoseconds. */
-unsigned long long now_ns(void);
-
 #endif
