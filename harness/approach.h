@@ -55,6 +55,13 @@ struct approach_opt {
 
 #define SCENARIO_MAX_OPTS 24
 
+/* What a scenario does with the region. */
+enum scenario_mode {
+	MODE_ACCESS,  /* the workload accesses the region; sync; verify */
+	MODE_MIGRATE, /* --migrate: the region moves from the local host to the third host
+	               * while the workload writes (migrate_source/migrate_dest) */
+};
+
 /* Everything that defines one scenario; read-only for approaches. */
 struct scenario {
 	const struct approach_ops *ops;
@@ -68,7 +75,12 @@ struct scenario {
 	char local_addr[64];        /* address of the local host (migration source) */
 	char remote_addr[64];       /* address of the remote host as the local host reaches it */
 	char third_addr[64];        /* address of the third host (hub, migration destination) */
+	enum scenario_mode mode;
 	int port;                   /* TCP port of the remote side (set by serve() when it was 0) */
+	int mig_port;               /* TCP port the migration source (local host) serves the
+	                             * destination on; assigned by the runner, never 0 in MODE_MIGRATE */
+	int ctl_port;               /* a second port of the approach's own (control channel, hub
+	                             * listener), assigned by the runner on the host that listens */
 	const uint32_t *versions;   /* content model versions (shared memory) */
 };
 
@@ -147,6 +159,13 @@ struct approach_ops {
 	/* Local process: tear down the local side. Mandatory. */
 	void (*close)(struct region *r);
 
+	/* Any process, at the start of every run and in `memsync cleanup`:
+	 * remove what a killed run of this approach left behind (a FUSE mount,
+	 * a connected /dev/nbdX, a daemon) that the harness cannot know of.
+	 * Things carry their run's tag "ms<pid>" in their names; a run whose
+	 * pid no longer exists is dead. Log one line per thing removed. Optional. */
+	void (*cleanup_stale)(void);
+
 	/* Migration (CAP_MIGRATE), `memsync run --migrate`. The source is the
 	 * local host, where the workload keeps writing; the destination is the
 	 * third host. */
@@ -166,6 +185,16 @@ const char *scenario_opt(const struct scenario *sc, const char *key, const char 
 int scenario_opt_size(const struct scenario *sc, const char *key, uint64_t def, uint64_t *out, struct err *e);
 /* Option as a non-negative integer. */
 int scenario_opt_uint(const struct scenario *sc, const char *key, uint64_t def, uint64_t *out, struct err *e);
+/* Option as one of a NULL-terminated list of names: *out is its index; an
+ * unknown value is an error that lists the accepted ones. */
+int scenario_opt_enum(const struct scenario *sc, const char *key, const char *const *names, int def, int *out,
+		      struct err *e);
+/* Option as a boolean: on/off, yes/no, true/false, 1/0. */
+int scenario_opt_bool(const struct scenario *sc, const char *key, int def, int *out, struct err *e);
+/* Option as a duration ("250ms", "2s", "500us"; a bare number is ms), in ns.
+ * Every duration option of every approach goes through this. */
+int scenario_opt_duration(const struct scenario *sc, const char *key, uint64_t def_ns, uint64_t *out_ns,
+			  struct err *e);
 /* The content model of a scenario (seed, size, current versions). */
 struct content_model scenario_model(const struct scenario *sc);
 
