@@ -20,7 +20,9 @@
  */
 #include "runner.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -47,6 +49,11 @@
 #include "sysinfo.h"
 #include "uapi_compat.h"
 #include "units.h"
+
+/* Well-known ports inside the scenario's namespaces (each host has its own). */
+#define RUNNER_PORT_REMOTE 10809  /* the remote side (NBD's IANA port) */
+#define RUNNER_PORT_MIGRATE 10810 /* a migration source serving the destination */
+#define RUNNER_PORT_CONTROL 10811 /* an approach's control channel or hub */
 
 enum role { ROLE_REMOTE, ROLE_LOCAL, ROLE_WORKLOAD, ROLE_DEST, ROLE_DEST_WORKLOAD, NROLES };
 static const char *const role_names[NROLES] = {"remote", "local", "workload", "dest", "dest-workload"};
@@ -152,6 +159,39 @@ static char child_next_cmd(struct scenario_run *s, enum role r)
 		n = read(s->ch[r].sock, &c, 1);
 	while (n < 0 && errno == EINTR);
 	return n == 1 ? c : 0;
+}
+
+/* A TCP port that is free on the loopback now (bind to port 0, read it back). */
+static int free_loopback_port(struct err *e)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		err_errno(e, errno, "cannot find a free TCP port");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* The ports of a scenario: in namespaces each host has its own port space
+ * and the well-known ones serve; on the shared loopback (no network) the
+ * remote picks its own and the others are free ones found now. */
+static int assign_ports(struct scenario *sc, int shared_loopback, struct err *e)
+{
+	if (!shared_loopback) {
+		sc->port = RUNNER_PORT_REMOTE;
+		sc->mig_port = RUNNER_PORT_MIGRATE;
+		sc->ctl_port = RUNNER_PORT_CONTROL;
+		return 0;
+	}
+	sc->port = 0;
+	if ((sc->mig_port = free_loopback_port(e)) < 0 || (sc->ctl_port = free_loopback_port(e)) < 0)
+		return -1;
+	return 0;
 }
 
 /* The scenario and role of this child process, for region_report_fatal(). */
@@ -938,7 +978,9 @@ static int run_scenario(const struct run_plan *p, FILE *out, const struct approa
 	snprintf(s.sc.remote_addr, sizeof s.sc.remote_addr, "%s", topo_host(s.topo, 1)->addr);
 	if (p->migrate)
 		snprintf(s.sc.third_addr, sizeof s.sc.third_addr, "%s", topo_host(s.topo, 2)->addr);
-	s.sc.port = drv == NETEM_NONE ? 0 : 10809;
+	s.sc.mode = p->migrate ? MODE_MIGRATE : MODE_ACCESS;
+	if (assign_ports(&s.sc, drv == NETEM_NONE, &e))
+		goto record;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s.pair_local_wl) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s.pair_dest_wl)) {
 		err_errno(&e, errno, "socketpair");

@@ -37,8 +37,6 @@
 #include "log.h"
 #include "uapi_compat.h"
 
-#define DELTA_MIG_PORT 10811
-
 static const struct approach_opt delta_options[] = {
 	{"chunk", "4k", "chunk size, a power of two from 4k to 1M (4k: no amplification of scattered 4 KiB writes)"},
 	{"workers", "2", "hashing threads"},
@@ -427,9 +425,9 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 		else
 			log_warn("delta: dirty=pagemap unsupported here (%s); falling back to dirty=hash", why);
 	}
-	int migrating = sc->third_addr[0] != '\0';
+	int migrating = sc->mode == MODE_MIGRATE;
 	const char *to = migrating ? sc->third_addr : sc->remote_addr;
-	int port = migrating ? (sc->port ? sc->port : DELTA_MIG_PORT) : sc->port;
+	int port = migrating ? sc->mig_port : sc->port;
 	if (delta_sender_init(&l->snd, to, port, (uint32_t)l->cfg.chunk, l->cfg.algo, l->cfg.mode,
 			      (unsigned)l->cfg.workers, e))
 		return -1;
@@ -543,7 +541,7 @@ static int delta_migrate_dest(const struct scenario *sc, struct region *r, struc
 	snprintf(r->path, sizeof r->path, "%s/delta-migrate-dest", sc->workdir);
 	r->kind = REGION_FILE;
 	unlink(r->path);
-	int port = sc->port ? sc->port : DELTA_MIG_PORT;
+	int port = sc->mig_port;
 	struct delta_cfg cfg;
 	if (delta_cfg_parse(sc, &cfg, e) || delta_store_open(&d->store, r->path, sc->size, e))
 		return -1;
