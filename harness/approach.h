@@ -136,6 +136,10 @@ struct approach_ops {
 
 	/* Can it run on this machine now? (kernel features, privileges). Optional. */
 	int (*probe)(struct err *e);
+	/* Before any scenario runs: check the values of the -o options (sc has
+	 * the options, size and mode); an error ends `memsync run` with exit 2
+	 * naming the option. Optional. */
+	int (*check_options)(const struct scenario *sc, struct err *e);
 	/* Remote process: prepare the remote copy with version-0 content and start
 	 * serving (threads); return once the local side can connect. Needs CAP_REMOTE. */
 	int (*serve)(struct host *h, struct err *e);

@@ -230,6 +230,23 @@ static int check_opts(const struct run_plan *p, struct err *e)
 	return 0;
 }
 
+/* Let each approach check the values of its -o options (bad ones: exit 2). */
+static int check_opt_values(const struct run_plan *p, struct err *e)
+{
+	struct scenario sc = {.size = p->size, .seed = p->seed, .mode = p->migrate ? MODE_MIGRATE : MODE_ACCESS};
+	for (int i = 0; i < p->nopts; i++) {
+		snprintf(sc.opts[i].key, sizeof sc.opts[i].key, "%s", p->opts[i][0]);
+		snprintf(sc.opts[i].val, sizeof sc.opts[i].val, "%s", p->opts[i][1]);
+	}
+	sc.nopts = p->nopts;
+	for (int a = 0; a < p->napproaches; a++) {
+		sc.ops = p->approaches[a];
+		if (sc.ops->check_options && sc.ops->check_options(&sc, e))
+			return -1;
+	}
+	return 0;
+}
+
 /* Default output path: results/<date>-<host>/run-<time>.jsonl under the source tree. */
 static int default_out(struct run_plan *p, struct err *e)
 {
@@ -340,7 +357,7 @@ static int parse_run(int argc, char **argv, struct run_plan *p, struct err *e)
 	if (p->size > (64ull << 30))
 		return err_set(e, "region size above 64 GiB is not supported"), 2;
 	if (each_item(approaches, add_approach, p, e) || each_item(workloads, add_workload, p, e) ||
-	    each_item(profiles, add_profile, p, e) || check_opts(p, e))
+	    each_item(profiles, add_profile, p, e) || check_opts(p, e) || check_opt_values(p, e))
 		return 2;
 	if (!p->out_path[0] && default_out(p, e))
 		return 2;
