@@ -37,7 +37,7 @@ struct fusefs {
 	char mnt[PATH_MAX], path[PATH_MAX + 16], fsname[48];
 	struct fuse_session *se;
 	pthread_t loop;
-	int loop_started, mounted, fd;
+	int loop_started, mounted;
 	atomic_int loop_done;
 	uint64_t nchunks;
 	_Atomic uint8_t *kstate;
@@ -488,9 +488,6 @@ static int fs_start(struct fusefs *fs, struct err *e)
 	fs->dev_major = major(st.st_dev);
 	fs->dev_minor = minor(st.st_dev);
 	set_readahead(fs);
-	fs->fd = open(fs->path, O_RDWR | O_CLOEXEC);
-	if (fs->fd < 0)
-		return err_errno(e, errno, "fuse: cannot open %s", fs->path);
 	return 0;
 }
 
@@ -521,7 +518,6 @@ struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e)
 	if (!fs)
 		return err_errno(e, ENOMEM, "fuse"), NULL;
 	fs->o = *o;
-	fs->fd = -1;
 	fs->storing = -1;
 	pthread_mutex_init(&fs->store_mu, NULL);
 	pthread_cond_init(&fs->store_cond, NULL);
@@ -553,11 +549,6 @@ const char *fusefs_path(const struct fusefs *fs)
 	return fs->path;
 }
 
-int fusefs_fd(const struct fusefs *fs)
-{
-	return fs->fd;
-}
-
 /* Wait up to ms for the loop thread to end. */
 static int loop_wait(struct fusefs *fs, int ms)
 {
@@ -584,16 +575,15 @@ void fusefs_unmount(struct fusefs *fs)
 {
 	if (!fs)
 		return;
-	if (fs->fd >= 0)
-		close(fs->fd);
 	int stuck = 0;
 	if (fs->se) {
-		fuse_session_exit(fs->se);
-		/* Lazy: gone from the namespace now; the connection ends (and the
-		 * workers' reads return) once nobody holds the file any more. */
+		/* Lazy: gone from the namespace now; once nobody holds the file the
+		 * kernel ends the connection, the workers' reads fail with ENODEV
+		 * and the loop ends by itself. */
 		if (fs->mounted && umount2(fs->mnt, MNT_DETACH) && errno != EINVAL && errno != ENOENT)
 			log_warn("fuse: cannot unmount %s: %s", fs->mnt, strerror(errno));
 		if (fs->loop_started && loop_wait(fs, 5000)) {
+			fuse_session_exit(fs->se);
 			abort_conn(fs);
 			if (loop_wait(fs, 5000)) {
 				log_warn("fuse: %s is still in use; leaving its threads behind", fs->mnt);

@@ -75,13 +75,17 @@ struct fusefs_stats {
 
 struct fusefs;
 
-/* Mount and start serving; returns once the kernel finished INIT and the
- * file is open in this process (so stores find its inode). */
+/* Mount and start serving; returns once the kernel finished INIT and has
+ * looked the file up (so stores find its inode).
+ *
+ * The serving process must never hold the file open (nor map it): a
+ * process that dies flushes its open files (FLUSH, writeback) before its
+ * /dev/fuse descriptors are released, so it would wait forever for itself.
+ * The file is synced by whoever wrote it (the workload's msync sends the
+ * dirty pages and FSYNC). */
 struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e);
 /* Path of the file (mountpoint/region). */
 const char *fusefs_path(const struct fusefs *fs);
-/* A descriptor of the open file, owned by fs (fsync it to flush the page cache). */
-int fusefs_fd(const struct fusefs *fs);
 /* Store [off, off + len) (chunk-aligned, whole chunks) into the page cache
  * unless the kernel has seen one of its chunks. One caller thread at a
  * time. Returns 1 stored, 0 skipped, -1 on error. */

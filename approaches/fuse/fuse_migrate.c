@@ -12,8 +12,8 @@
  * keeps writing on the source; it listens on sc->ctl_port for the switch.
  * Switch (migrate_source): the source makes sure the destination answers
  * (HELLO/READY; a failure here suspends nothing, so the call can be
- * retried), suspends the writer (the workload has msynced: its writes are
- * in the daemon), takes the chunks written since the pull began and sends
+ * retried), suspends the writer (it msyncs before it stops: its writes
+ * are in the daemon), takes the chunks written since the pull began and sends
  * them (DIRTY); the destination marks them absent (managed_invalidate:
  * pulled first, ahead of the rest) and drops them from its page cache, and
  * acknowledges; the writer may resume on the destination at once. The
@@ -222,11 +222,8 @@ int fuse_migrate_source(struct region *r, struct migration *m, struct err *e)
 		return -1; /* nothing suspended: may be retried */
 	if (m->suspend_source(m, e))
 		return -1;
-	/* The workload msynced before it stopped; write back whatever is left
-	 * (without FSYNC: nothing has to reach the remote for the switch). */
-	if (sync_file_range(fusefs_fd(l->fs), 0, 0,
-			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER))
-		return err_errno(e, errno, "fuse migration: writing back the page cache");
+	/* The writer msynced before it reported stopped: every write it made
+	 * has reached the daemon (and the tracking) by now. */
 	uint32_t n = 0;
 	uint64_t resent = 0, served_before = atomic_load(&mg->served_bytes);
 	uint64_t *ranges = dirty_ranges(l, &n, &resent, e);
