@@ -640,6 +640,25 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
+/* Is pid gone (or a zombie, whose descriptors are closed)? */
+static int pid_dead(int pid)
+{
+	if (kill(pid, 0) && errno == ESRCH)
+		return 1;
+	char p[64], line[128];
+	snprintf(p, sizeof p, "/proc/%d/stat", pid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return 0;
+	int dead = 0;
+	if (fgets(line, sizeof line, f)) {
+		const char *s = strrchr(line, ')'); /* "pid (comm) S ..." */
+		dead = s && (s[2] == 'Z' || s[2] == 'X');
+	}
+	fclose(f);
+	return dead;
+}
+
 /* Lazily unmount memsync FUSE mounts of dead processes. */
 int fusefs_cleanup_stale(void)
 {
@@ -653,7 +672,7 @@ int fusefs_cleanup_stale(void)
 		if (sscanf(line, "%127s %4095s %63s", src, mnt, type) != 3 || strcmp(type, "fuse.memsync") ||
 		    sscanf(src, "memsync-ms%d", &pid) != 1 || pid <= 0)
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
+		if (!pid_dead(pid))
 			continue;
 		unescape(mnt);
 		if (umount2(mnt, MNT_DETACH) == 0) {
