@@ -11,6 +11,8 @@ requires_approach fuse
 tool=$MEMSYNC_BUILD/memsync-fuse
 [ -x "$tool" ] || skip "memsync-fuse not built"
 T=$TMPDIR_TEST
+# stop PID - end a process this test started, if it still runs.
+stop() { kill "$1" 2>/dev/null || true; }
 # wait_line FILE PATTERN - up to 10 s for a line in FILE.
 wait_line() {
 	for _ in $(seq 200); do
@@ -21,7 +23,7 @@ wait_line() {
 }
 "$tool" serve --size 16M --seed 7 >"$T/serve" 2>"$T/serve.err" &
 spid=$!
-cleanup_fn "kill $spid"
+cleanup_fn "stop $spid"
 wait_line "$T/serve" "^port"
 read -r _ port _ ctl <"$T/serve"
 version=1
@@ -32,7 +34,7 @@ for m in direct managed; do
 		"$tool" mount --dir "$dir" --size 16M --port "$port" --ctl-port "$ctl" -o mount=$m -o notify=$notify \
 			>"$dir/mount" 2>"$dir/mount.err" &
 		mpid=$!
-		cleanup_fn "kill $mpid"
+		cleanup_fn "stop $mpid"
 		wait_line "$dir/mount" region
 		file=$(head -1 "$dir/mount")
 		off=$((version * 1048576 + 8192))

@@ -257,10 +257,11 @@ int fuse_data_init(struct fuse_local *l, struct err *e)
 	struct remote_opts ro = {.uri = l->uri, .nconn = l->cfg.conns, .max_inflight = 256};
 	if (!(l->rm = remote_connect_opts(&ro, e)))
 		return -1;
-	l->size = remote_size(l->rm);
-	if (l->size != l->sc->size)
-		return err_set(e, "fuse: the remote %s has %" PRIu64 " bytes, the region %" PRIu64, l->uri, l->size,
-			       l->sc->size);
+	/* The region is the first sc->size bytes of the export. */
+	l->size = l->sc->size;
+	if (remote_size(l->rm) < l->size)
+		return err_set(e, "fuse: the remote %s has %" PRIu64 " bytes, the region needs %" PRIu64, l->uri,
+			       remote_size(l->rm), l->size);
 	if (!l->cfg.managed)
 		return 0;
 	char cache[PATH_MAX + 32];
