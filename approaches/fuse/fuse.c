@@ -36,7 +36,7 @@ static const struct approach_opt fuse_options[] = {
 	{"prefetch", "readahead", "off | readahead (kernel readahead window `ra`; managed: background pull) | "
 				  "notify_store (also store each pulled chunk into the page cache)"},
 	{"chunk", "1m", "engine chunk, store and tracking unit (4k..1m, a power of two)"},
-	{"inflight", "64", "background pull and push requests in flight (direct notify_store: chunks per batch, "
+	{"inflight", "16", "background pull and push requests in flight (direct notify_store: chunks per batch, "
 			   "at most 16)"},
 	{"conns", "4", "NBD connections to the remote (1..16)"},
 	{"order", "linear", "background pull order: linear | header-first | follow | list:FILE"},
@@ -117,7 +117,7 @@ int fuse_cfg_parse(const struct scenario *sc, struct fuse_cfg *c, struct err *e)
 	if (scenario_opt_enum(sc, "mount", mounts, 1, &c->managed, e) ||
 	    scenario_opt_enum(sc, "prefetch", prefetches, FUSE_PREFETCH_READAHEAD, &c->prefetch, e) ||
 	    opt_bytes(sc, "chunk", 1 << 20, 4096, 1 << 20, 1, &c->chunk, e) ||
-	    opt_range(sc, "inflight", 64, 1, 4096, &c->inflight, e) || opt_range(sc, "conns", 4, 1, 16, &c->conns, e) ||
+	    opt_range(sc, "inflight", 16, 1, 4096, &c->inflight, e) || opt_range(sc, "conns", 4, 1, 16, &c->conns, e) ||
 	    opt_order(sc, c, e) || scenario_opt_duration(sc, "push_interval", 0, &c->push_interval_ns, e) ||
 	    scenario_opt_enum(sc, "cache", caches, 0, &c->cache_file, e) ||
 	    opt_range(sc, "threads", 16, 1, 256, &c->threads, e) ||

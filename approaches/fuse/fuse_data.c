@@ -268,7 +268,8 @@ int fuse_data_init(struct fuse_local *l, struct err *e)
 	snprintf(cache, sizeof cache, "%s/fuse-cache-%d", l->sc->workdir, (int)getpid());
 	struct managed_opts mo = {
 		.chunk_size = l->cfg.chunk,
-		.pull_inflight = l->cfg.prefetch == FUSE_PREFETCH_OFF ? -1 : l->cfg.inflight,
+		/* prefetch=off: demand reads only; a migration destination always pulls. */
+		.pull_inflight = l->cfg.prefetch == FUSE_PREFETCH_OFF && !l->is_dest ? -1 : l->cfg.inflight,
 		.order = l->cfg.order,
 		.order_file = l->cfg.order_file[0] ? l->cfg.order_file : NULL,
 		.cache_path = l->cfg.cache_file ? cache : NULL,

@@ -52,6 +52,7 @@ struct fuse_local {
 	char mnt[PATH_MAX];
 	char uri[256];
 	uint64_t size;
+	int is_dest;                 /* a migration destination */
 	struct remote *rm;           /* direct: the data path; managed: the engine's remote */
 	struct managed *mg;          /* managed mode */
 	struct fusefs *fs;

@@ -347,6 +347,7 @@ int fuse_migrate_dest(const struct scenario *sc, struct region *r, struct err *e
 	if (!l)
 		return -1;
 	l->cfg.managed = 1; /* the destination always has an engine: it leeches */
+	l->is_dest = 1;
 	snprintf(l->uri, sizeof l->uri, "nbd://%s:%d/", sc->local_addr, sc->mig_port);
 	struct fuse_mig *mg = mig_new(l, e);
 	if (!mg || (l->cfg.prefetch == FUSE_PREFETCH_STORE && !(l->pf = fuse_prefetch_new(l, e))) ||
