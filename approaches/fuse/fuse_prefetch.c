@@ -119,6 +119,7 @@ static void run_direct(struct fuse_prefetch *p)
 			log_debug("fuse prefetch: %s", e.msg);
 			continue;
 		}
+		atomic_fetch_add(&l->pulled_direct, len);
 		store(p, off, len);
 	}
 	log_debug("fuse prefetch: region read in %.3f s, %" PRIu64 " chunks stored", (double)(now_ns() - t0) / 1e9,
