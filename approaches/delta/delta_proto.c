@@ -68,6 +68,7 @@ int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why
 		m->u.hello.chunk = get32(p + 8);
 		m->u.hello.algo = p[12];
 		m->u.hello.mode = p[13];
+		m->u.hello.fmode = get16(p + 14);
 		m->u.hello.session = get64(p + 16);
 		if (m->u.hello.size > DELTA_MAX_SIZE)
 			return *why = "region size too large", -1;
@@ -77,6 +78,8 @@ int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why
 			return *why = "unknown hash algorithm", -1;
 		if (m->u.hello.mode > 1)
 			return *why = "unknown mode", -1;
+		if (m->u.hello.fmode & ~DELTA_FILE_MODE_MASK)
+			return *why = "bad file mode", -1;
 		return 0;
 	case DELTA_HELLO_REPLY:
 		m->u.reply.size = get64(p);
@@ -175,8 +178,10 @@ static size_t hdr(uint8_t *out, uint8_t type, uint32_t len)
 	return DELTA_HDR_LEN;
 }
 
-/* HELLO: the source's region and hashing parameters. */
-size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint64_t session)
+/* HELLO: the source's region and hashing parameters, and the permission
+ * bits of its file (0: the destination keeps its own). */
+size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint16_t fmode,
+		       uint64_t session)
 {
 	uint8_t *p = out + hdr(out, DELTA_HELLO, 24);
 	memset(p, 0, 24);
@@ -184,6 +189,7 @@ size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo
 	put32(p + 8, chunk);
 	p[12] = algo;
 	p[13] = mode;
+	put16(p + 14, fmode);
 	put64(p + 16, session);
 	return DELTA_HDR_LEN + 24;
 }
