@@ -206,6 +206,7 @@ static int cmd_push(int argc, char **argv)
 	return 0;
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
+	delta_sender_free(&s); /* initialised before the first goto */
 	return 1;
 }
 
