@@ -244,7 +244,7 @@ static int cmd_run(int argc, char **argv)
 static int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"workdir", required_argument, 0, 'd'}, {0, 0, 0, 0}};
-	const char *workroot = "/var/tmp";
+	const char *workroot = RUNNER_DEFAULT_WORKROOT;
 	optind = 1;
 	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
 		if (c != 'd' || optarg[0] == '-') {

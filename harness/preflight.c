@@ -54,7 +54,7 @@ static int check_option_values(const struct run_plan *p, struct err *e)
 	struct scenario sc;
 	for (int a = 0; a < p->napproaches; a++) {
 		const struct approach_ops *ops = p->approaches[a];
-		if (!ops->check_options)
+		if (!ops->check_options || ops->unsupported)
 			continue;
 		scenario_fill(&sc, p, ops, &p->workloads[0], p->profiles[0], 0);
 		struct err sub = {0};

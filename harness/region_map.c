@@ -17,29 +17,46 @@
 #include "runner_int.h"
 #include "uapi_compat.h"
 
-/* REGION_FILE with wp: register the file mapping with userfaultfd in
- * asynchronous write-protect mode (Linux 6.7+), so the local side can find
- * the written pages with PAGEMAP_SCAN on /proc/PID/pagemap; the descriptor
- * is handed to the local side, which keeps the registration alive. */
-static int region_track_file(void *map, uint64_t size, int *uffd_out, struct err *e)
+/* What a userfaultfd registration asks for, and what its failures say. */
+struct uffd_reg {
+	uint64_t features, mode;
+	const char *open_why, *api_why, *register_why;
+};
+
+/* A new userfaultfd with the features, the mapping registered in the mode. */
+static int region_uffd(const struct uffd_reg *q, void *map, uint64_t size, int *uffd_out, struct err *e)
 {
 	int uffd = userfaultfd_open();
 	if (uffd < 0)
-		return err_errno(e, errno, "userfaultfd() for write tracking failed");
-	struct uffdio_api api = {.api = UFFD_API,
-				 .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_ASYNC |
-					     UFFD_FEATURE_WP_UNPOPULATED};
-	struct uffdio_register reg = {.range = {(uintptr_t)map, size}, .mode = UFFDIO_REGISTER_MODE_WP};
+		return err_errno(e, errno, "%s", q->open_why);
+	struct uffdio_api api = {.api = UFFD_API, .features = q->features};
+	struct uffdio_register reg = {.range = {(uintptr_t)map, size}, .mode = q->mode};
 	if (ioctl(uffd, UFFDIO_API, &api)) {
-		err_errno(e, errno, "UFFDIO_API with UFFD_FEATURE_WP_ASYNC failed (needs Linux 6.7+)");
+		err_errno(e, errno, "%s", q->api_why);
 	} else if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		err_errno(e, errno, "UFFDIO_REGISTER (write-protect) of the file mapping failed");
+		err_errno(e, errno, "%s", q->register_why);
 	} else {
 		*uffd_out = uffd;
 		return 0;
 	}
 	close(uffd);
 	return -1;
+}
+
+/* REGION_FILE with wp: register the file mapping with userfaultfd in
+ * asynchronous write-protect mode (Linux 6.7+), so the local side can find
+ * the written pages with PAGEMAP_SCAN on /proc/PID/pagemap; the descriptor
+ * is handed to the local side, which keeps the registration alive. */
+static int region_track_file(void *map, uint64_t size, int *uffd_out, struct err *e)
+{
+	static const struct uffd_reg q = {
+		.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+		.mode = UFFDIO_REGISTER_MODE_WP,
+		.open_why = "userfaultfd() for write tracking failed",
+		.api_why = "UFFDIO_API with UFFD_FEATURE_WP_ASYNC failed (needs Linux 6.7+)",
+		.register_why = "UFFDIO_REGISTER (write-protect) of the file mapping failed",
+	};
+	return region_uffd(&q, map, size, uffd_out, e);
 }
 
 /* REGION_FILE: open and map the file shared. */
@@ -63,25 +80,14 @@ static unsigned char *region_map_file(const struct region_desc *d, int *uffd_out
 /* REGION_ANON_UFFD: a userfaultfd for the mapping, missing (and wp) mode. */
 static int region_register_uffd(const struct region_desc *d, void *map, int *uffd_out, struct err *e)
 {
-	int uffd = userfaultfd_open();
-	if (uffd < 0)
-		return err_errno(e, errno, "userfaultfd() failed (vm.unprivileged_userfaultfd or CAP_SYS_PTRACE?)");
-	struct uffdio_api api = {.api = UFFD_API, .features = 0};
-	if (d->wp)
-		api.features |= UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-	struct uffdio_register reg = {.range = {(uintptr_t)map, d->size}, .mode = UFFDIO_REGISTER_MODE_MISSING};
-	if (d->wp)
-		reg.mode |= UFFDIO_REGISTER_MODE_WP;
-	if (ioctl(uffd, UFFDIO_API, &api)) {
-		err_errno(e, errno, "UFFDIO_API failed%s", d->wp ? " (write-protect mode unsupported?)" : "");
-	} else if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		err_errno(e, errno, "UFFDIO_REGISTER failed");
-	} else {
-		*uffd_out = uffd;
-		return 0;
-	}
-	close(uffd);
-	return -1;
+	struct uffd_reg q = {
+		.features = d->wp ? UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0,
+		.mode = UFFDIO_REGISTER_MODE_MISSING | (d->wp ? UFFDIO_REGISTER_MODE_WP : 0),
+		.open_why = "userfaultfd() failed (vm.unprivileged_userfaultfd or CAP_SYS_PTRACE?)",
+		.api_why = d->wp ? "UFFDIO_API failed (write-protect mode unsupported?)" : "UFFDIO_API failed",
+		.register_why = "UFFDIO_REGISTER failed",
+	};
+	return region_uffd(&q, map, d->size, uffd_out, e);
 }
 
 /* Map the region as described; for uffd, create and register the descriptor. */

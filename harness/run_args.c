@@ -27,7 +27,6 @@
 #define MAX_WARMUP 100
 #define DEFAULT_REQUIRE_IDLE_S 120
 #define MAX_REQUIRE_IDLE_S 86400
-#define DEFAULT_WORKROOT "/var/tmp"
 
 /* Long-only options. */
 enum {
@@ -84,7 +83,7 @@ void run_args_usage(FILE *f)
 		"      --migrate-after D how long the writer runs before the switch-over (default 2s)\n"
 		"      --timeout D       limit for every phase of a scenario (default 600s)\n"
 		"      --out FILE        JSON Lines output (default results/<date>-<host>/run-<time>.jsonl)\n"
-		"      --workdir DIR     scratch space for files (default " DEFAULT_WORKROOT ")\n"
+		"      --workdir DIR     scratch space for files (default " RUNNER_DEFAULT_WORKROOT ")\n"
 		"      --require-idle[=SECONDS]  wait up to SECONDS (default %d) for the 1-minute load average to\n"
 		"                        fall to %.1f per core before the first scenario, else refuse (exit 2);\n"
 		"                        without it a busier machine only gets a warning\n"
@@ -178,7 +177,7 @@ static void plan_defaults(struct run_plan *p, int argc, char **argv)
 	p->mode = MODE_ACCESS;
 	p->migrate_after_ns = DEFAULT_MIGRATE_AFTER_NS;
 	p->timeout_ns = DEFAULT_TIMEOUT_NS;
-	snprintf(p->workroot, sizeof p->workroot, "%s", DEFAULT_WORKROOT);
+	snprintf(p->workroot, sizeof p->workroot, "%s", RUNNER_DEFAULT_WORKROOT);
 	for (int i = 0; i < argc; i++)
 		snprintf(p->cmdline + strlen(p->cmdline), sizeof p->cmdline - strlen(p->cmdline), "%s%s", i ? " " : "",
 			 argv[i]);

@@ -40,6 +40,9 @@ struct run_plan {
 	char cmdline[1024];
 };
 
+/* Where scenario work directories go unless --workdir says otherwise. */
+#define RUNNER_DEFAULT_WORKROOT "/var/tmp"
+
 /* A machine is idle when its 1-minute load average is at most this per core. */
 #define RUNNER_IDLE_LOAD_PER_CORE 0.5
 

@@ -63,7 +63,7 @@ int runner_cleanup_stale(const char *workroot, int *removed, struct err *e)
 {
 	*removed = 0;
 	for (int i = 0; approach_registry[i]; i++)
-		if (approach_registry[i]->cleanup_stale)
+		if (approach_registry[i]->cleanup_stale && !approach_registry[i]->unsupported)
 			approach_registry[i]->cleanup_stale();
 	int n = 0, rc = topo_cleanup_stale_counted(&n, e);
 	*removed += n;
