@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	if (argc < 2) {
-		usage(stderr);
+		usage(stdout);
 		return EXIT_USAGE;
 	}
 	for (const struct command *c = commands; c->name; c++)
