@@ -141,7 +141,7 @@ static int scenario_network(struct scenario_run *s, struct err *e)
 		return -1;
 	enum netem_driver drv = scenario_driver(s->plan, sc->ops);
 	int migrate = sc->mode == MODE_MIGRATE;
-	if (topo_create(&s->topo, &prof, migrate ? 3 : 2, drv, e))
+	if (topo_create(&s->topo, &prof, (migrate ? HOST_THIRD : HOST_REMOTE) + 1, drv, e))
 		return -1;
 	snprintf(sc->local_addr, sizeof sc->local_addr, "%s", topo_host(s->topo, HOST_LOCAL)->addr);
 	snprintf(sc->remote_addr, sizeof sc->remote_addr, "%s", topo_host(s->topo, HOST_REMOTE)->addr);
