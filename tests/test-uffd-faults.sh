@@ -25,7 +25,7 @@ disrupt() {
 	local how=$1 handler=$2; shift 2
 	local out=$TMPDIR_TEST/$how-$handler.jsonl log=$TMPDIR_TEST/$how-$handler.log
 	# A slow link and no prefetch: the workload keeps faulting for many seconds.
-	"$MEMSYNC_BUILD/memsync" run -a uffd -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=4k -o handler="$handler" "$@" \
+	"$MEMSYNC_BUILD/memsync" run --warmup 0 -a uffd -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=4k -o handler="$handler" "$@" \
 		--timeout 120s --out "$out" >"$log" 2>&1 &
 	local mpid=$! t0 p victim=
 	for _ in $(seq 100); do

@@ -109,7 +109,7 @@ static int uffd_probe(struct err *e)
 const struct approach_ops uffd_ops = {
 	.name = "uffd",
 	.summary = "userfaultfd pull with fault-around, readahead/background prefetch, WP write tracking, post-copy",
-	.caps = CAP_READ | CAP_WRITE | CAP_PREFETCH | CAP_MIGRATE | CAP_REMOTE,
+	.caps = CAP_READ | CAP_WRITE | CAP_MIGRATE | CAP_REMOTE,
 	.options = uffd_options,
 	.probe = uffd_probe,
 	.serve = approach_nbd_serve,
