@@ -22,6 +22,7 @@
 #include "netem/profile.h"
 #include "netem/topology.h"
 #include "runner.h"
+#include "sysinfo.h"
 #include "units.h"
 
 /* Print the main usage text. */
@@ -34,6 +35,8 @@ static void usage(FILE *f)
 		"  memsync run [options]        run scenarios: approaches x workloads x profiles x repeat\n"
 		"  memsync list [what]          list approaches, workloads and profiles (what: approaches|workloads|profiles)\n"
 		"  memsync help [approach]      this text, or an approach's description and -o options\n"
+		"  memsync header --bench NAME [--netem DRIVER] [--command TEXT] [--param KEY=VALUE]...\n"
+		"                               the header record that starts a bench's results file, on stdout\n"
 		"\n"
 		"run options:\n"
 		"  -a, --approach LIST   comma-separated approaches, or all (default: memory,disk); see `memsync list`\n"
@@ -347,6 +350,68 @@ static int parse_run(int argc, char **argv, struct run_plan *p, struct err *e)
 	return 0;
 }
 
+/* `memsync header`: a bench script's header record (sysinfo.h) on stdout; the
+ * --param values are typed (integer, real, true/false, else string). */
+static int cmd_header(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"bench", required_argument, 0, 'b'},   {"netem", required_argument, 0, 'n'},
+		{"command", required_argument, 0, 'c'}, {"param", required_argument, 0, 'p'},
+		{0, 0, 0, 0},
+	};
+	const char *bench = NULL, *netem = "auto", *command = NULL;
+	const char **params = calloc((size_t)argc, sizeof *params);
+	int nparams = 0, c, rc = 2;
+	struct err e = {0};
+	enum netem_driver d;
+	optind = 1;
+	while (params && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bench = optarg; break;
+		case 'n': netem = optarg; break;
+		case 'c': command = optarg; break;
+		case 'p':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				err_set(&e, "bad --param '%s': expected KEY=VALUE", optarg);
+				goto out;
+			}
+			params[nparams++] = optarg;
+			break;
+		default: err_set(&e, "bad usage (see memsync --help)"); goto out;
+		}
+	}
+	if (!params || optind < argc || !bench || !*bench) {
+		err_set(&e, !params ? "out of memory" : "usage: memsync header --bench NAME [--param KEY=VALUE]...");
+		goto out;
+	}
+	if (netem_driver_parse(netem, &d, &e))
+		goto out;
+	char dflt[128];
+	snprintf(dflt, sizeof dflt, "bench %s", bench);
+	struct record r;
+	/* auto resolves as `memsync run` resolves it */
+	sysinfo_header(&r, bench, d == NETEM_AUTO ? (netem_tc_available() ? "tc" : "user") : netem,
+		       command ? command : dflt);
+	rec_obj(&r, "params");
+	for (int i = 0; i < nparams; i++) {
+		char key[128];
+		const char *eq = strchr(params[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
+		rec_text(&r, key, eq + 1);
+	}
+	rec_end_obj(&r);
+	rc = 0;
+	if (rec_write(&r, stdout)) {
+		err_errno(&e, errno, "cannot write the header record");
+		rc = 1;
+	}
+out:
+	if (rc)
+		fprintf(stderr, "memsync: %s\n", e.msg);
+	free(params);
+	return rc;
+}
+
 /* Entry point. */
 int main(int argc, char **argv)
 {
@@ -380,6 +445,8 @@ int main(int argc, char **argv)
 		}
 		return rc ? 1 : 0;
 	}
+	if (!strcmp(argv[1], "header"))
+		return cmd_header(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run")) {
 		struct run_plan *p = calloc(1, sizeof *p);
 		if (!p)

@@ -1085,14 +1085,8 @@ int runner_run(const struct run_plan *p, struct run_totals *t, struct err *e)
 /* The run header: tool, build, machine and every parameter. */
 int runner_write_header(FILE *f, const struct run_plan *p, const char *netem_driver)
 {
-	struct sysinfo_facts si;
-	sysinfo_collect(&si);
 	struct record r;
-	rec_begin(&r);
-	rec_str(&r, "type", "header");
-	sysinfo_record(&r, &si);
-	rec_str(&r, "netem_driver", netem_driver);
-	rec_str(&r, "command", p->cmdline);
+	sysinfo_header(&r, NULL, netem_driver, p->cmdline);
 	rec_obj(&r, "params");
 	char list[1024] = "";
 	for (int i = 0; i < p->napproaches; i++)
