@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,9 +159,9 @@ int main(int argc, char **argv)
 	rec_i64(&rec, "inflight", inflight);
 	rec_i64(&rec, "nconn", nconn);
 	rec_u64(&rec, "bytes", bytes);
-	rec_f64(&rec, "seconds", secs);
-	rec_f64(&rec, "mbps", (double)bytes / secs / 1e6);
-	rec_f64(&rec, "iops", (double)nops / secs);
+	rec_f64(&rec, "seconds", round(secs * 1e6) / 1e6); /* the resolutions the bench scripts always had */
+	rec_f64(&rec, "mbps", round((double)bytes / secs / 1e5) / 10);
+	rec_f64(&rec, "iops", round((double)nops / secs));
 	if (rec_write(&rec, stdout)) {
 		err_errno(&e, errno, "cannot write to stdout");
 		goto bad;

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,12 @@
 #include "log.h"
 #include "record.h"
 #include "units.h"
+
+/* Seconds rounded to the microsecond. */
+static double round_us(double s)
+{
+	return round(s * 1e6) / 1e6;
+}
 
 /* Write one record to stdout; -1 (with a message) if that fails. */
 static int report_write(struct record *r)
@@ -112,10 +119,10 @@ static int push_report(const struct delta_sender *s, uint64_t size, unsigned wor
 	rec_str(&r, "hash", delta_algo_name(s->algo));
 	rec_str(&r, "mode", s->mode ? "whole-file" : "chunks");
 	rec_u64(&r, "workers", workers);
-	rec_f64(&r, "connect_s", connect_s);
-	rec_f64(&r, "cycle_s", cycle_s);
-	rec_f64(&r, "total_s", connect_s + cycle_s);
-	rec_f64(&r, "hash_s", (double)s->last_hash_ns / 1e9);
+	rec_f64(&r, "connect_s", round_us(connect_s));
+	rec_f64(&r, "cycle_s", round_us(cycle_s));
+	rec_f64(&r, "total_s", round_us(connect_s + cycle_s));
+	rec_f64(&r, "hash_s", round_us((double)s->last_hash_ns / 1e9));
 	rec_u64(&r, "chunks_sent", s->last_chunks);
 	rec_u64(&r, "bytes_sent", s->last_bytes);
 	rec_u64(&r, "hash_exchange_bytes", cycle ? 0 : s->hash_wire);
@@ -260,8 +267,8 @@ static int cmd_hashbench(int argc, char **argv)
 				rec_u64(&r, "chunk", chunks[c]);
 				rec_u64(&r, "threads", threads[t]);
 				rec_u64(&r, "size", size);
-				rec_f64(&r, "seconds", (double)best / 1e9);
-				rec_f64(&r, "gb_s", (double)size / ((double)best / 1e9) / 1e9);
+				rec_f64(&r, "seconds", round_us((double)best / 1e9));
+				rec_f64(&r, "gb_s", round((double)size / ((double)best / 1e9) / 1e6) / 1e3);
 				if (report_write(&r)) {
 					free(out);
 					free(buf);
