@@ -789,7 +789,7 @@ static void write_record(FILE *f, struct scenario_run *s, int index, const char 
 		rec_end_obj(&r);
 	}
 	if (rec_write(&r, f))
-		log_warn("cannot write the result record (too large or I/O error)");
+		log_warn("cannot write the result record: %s", strerror(errno));
 }
 
 /* Counters of the link now (zeros without a topology). */
