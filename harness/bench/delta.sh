@@ -17,8 +17,6 @@
 # MEMSYNC_DELTA_PARTS selects parts (default "hash rsync cycles migrate").
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
 quick=${MEMSYNC_QUICK:-0}
 D=$MEMSYNC_BUILD/memsync-delta
 net=$MEMSYNC_BUILD/memsync-net

@@ -13,8 +13,10 @@
 #   bench_finish               exit 1 naming the failed runs, if any
 #
 # A command that fails outside bench_run ends the bench (errexit), and the
-# ERR trap says which command and line.
+# ERR trap says which command and line. $MEMSYNC_SRC defaults to this tree.
 : "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
+MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export MEMSYNC_SRC
 bench_name=$(basename "$0" .sh)
 bench_command="bench $bench_name${*:+ $*}"
 bench_param_list=()

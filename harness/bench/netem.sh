@@ -19,8 +19,6 @@
 #          --profiles LIST  --no-vm (never use the VM lab)
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
 quick=${MEMSYNC_QUICK:-0}
 net=$MEMSYNC_BUILD/memsync-net
 out=$MEMSYNC_OUT/netem.jsonl

@@ -23,8 +23,6 @@
 # options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve; default 0 = auto)
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
 quick=${MEMSYNC_QUICK:-0}
 profiles="local lan wan" workers=0
 while [ $# -gt 0 ]; do
