@@ -162,9 +162,6 @@ static int record_flush(struct record *r, FILE *f, const char *path, struct err 
 {
 	errno = 0;
 	if (rec_write(r, f) || fflush(f) || ferror(f)) {
-		if (r->overflow)
-			return err_set(e, "a result record is larger than %d bytes and was not written to %s", RECORD_MAX,
-				       path);
 		return err_errno(e, errno ? errno : EIO, "cannot write the results to %s", path);
 	}
 	return 0;
@@ -195,14 +192,8 @@ static void join_names(char *list, size_t len, const char *name, int i)
 /* The run header: tool, build, machine and every parameter. */
 int runner_write_header(FILE *f, const struct run_plan *p, const char *netem_driver)
 {
-	struct sysinfo_facts si;
-	sysinfo_collect(&si);
 	struct record r;
-	rec_begin(&r);
-	rec_str(&r, "type", "header");
-	sysinfo_record(&r, &si);
-	rec_str(&r, "netem_driver", netem_driver);
-	rec_str(&r, "command", p->cmdline);
+	sysinfo_header(&r, NULL, netem_driver, p->cmdline);
 	rec_obj(&r, "params");
 	char list[1024] = "";
 	for (int i = 0; i < p->napproaches; i++)
