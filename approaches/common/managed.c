@@ -216,13 +216,9 @@ static int write_chunk(struct managed *m, uint64_t c, const unsigned char *src, 
 		pthread_mutex_lock(&s->lock);
 		uint8_t v = ch_get(m, c);
 		int res = v & CH_RES;
-		if (res == CH_PRESENT) {
-			/* copy first, then mark: a push that starts after the mark sends these bytes */
-			pthread_mutex_unlock(&s->lock);
+		if (res == CH_PRESENT) { /* under the lock: a push snapshot sees all of it or none */
 			memcpy(dst, src, clen);
-			pthread_mutex_lock(&s->lock);
-			if ((ch_get(m, c) & CH_RES) == CH_PRESENT)
-				push_mark_dirty_locked(m, c);
+			push_mark_dirty_locked(m, c);
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
@@ -408,6 +404,7 @@ static void managed_free(struct managed *m)
 		munmap(m->cache, m->map_len);
 	if (m->cache_fd >= 0)
 		close(m->cache_fd);
+	push_free(m);
 	for (int i = 0; m->stripes && i < MANAGED_STRIPES; i++) {
 		pthread_mutex_destroy(&m->stripes[i].lock);
 		pthread_cond_destroy(&m->stripes[i].cond);
