@@ -104,7 +104,7 @@ static int demand_claim(struct managed *m, uint64_t c, int count_join, struct er
 	f->c = c;
 	atomic_fetch_add(&m->io_inflight, 1);
 	uint64_t off = c << m->shift;
-	if (remote_aio_pread(m->r, m->cache + off, ch_len(m, c), off, demand_done, f, e)) {
+	if (remote_aio_pread(m->rd, m->cache + off, ch_len(m, c), off, demand_done, f, e)) {
 		free(f);
 		atomic_fetch_sub(&m->io_inflight, 1);
 		managed_landed(m, c, e && e->code ? e->code : EIO);
@@ -437,6 +437,7 @@ struct managed *managed_new(struct remote *r, const struct managed_opts *o, stru
 	if (!m)
 		return err_errno(e, ENOMEM, "managed"), NULL;
 	m->r = r;
+	m->rd = o && o->demand_remote ? o->demand_remote : r;
 	m->t0 = now_ns();
 	m->cache_fd = -1;
 	if (!o)
@@ -446,6 +447,11 @@ struct managed *managed_new(struct remote *r, const struct managed_opts *o, stru
 		goto fail_early;
 	if (!m->size) {
 		err_set(e, "managed: the remote %s is empty", remote_uri(r));
+		goto fail_early;
+	}
+	if (remote_size(m->rd) != m->size) {
+		err_errno(e, EINVAL, "managed: the demand remote %s has %" PRIu64 " bytes, not %" PRIu64, remote_uri(m->rd),
+			  remote_size(m->rd), m->size);
 		goto fail_early;
 	}
 	m->nchunks = (m->size + m->chunk - 1) >> m->shift;

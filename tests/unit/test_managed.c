@@ -339,25 +339,27 @@ static void *reader_run(void *arg)
 }
 
 /* 8 threads of random reads while the pull runs with inflight in flight
- * (-1: no pull, then every chunk read once more). */
+ * (-1: no pull, then every chunk read once more); with many in flight the
+ * demand fetches take their own connection. */
 static void test_concurrent_reads(int inflight, uint64_t chunk)
 {
 	struct rig g;
 	struct err e = {0};
 	if (rig_start(&g, SIZE, 2, 0))
 		return;
-	struct managed_opts o = {.chunk_size = chunk, .pull_inflight = inflight};
+	struct remote *rd = inflight > 1 ? remote_connect(g.uri, 1, &e) : NULL;
+	struct managed_opts o = {.chunk_size = chunk, .pull_inflight = inflight, .demand_remote = rd};
 	struct managed *m = managed_new(g.r, &o, &e);
-	CHECK(m != NULL);
+	CHECK(m != NULL && (inflight <= 1 || rd));
 	pthread_t t[8];
-	struct reader rd[8];
+	struct reader rdr[8];
 	for (int i = 0; i < 8; i++) {
-		rd[i] = (struct reader){.m = m, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), .reads = 100};
-		pthread_create(&t[i], NULL, reader_run, &rd[i]);
+		rdr[i] = (struct reader){.m = m, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), .reads = 100};
+		pthread_create(&t[i], NULL, reader_run, &rdr[i]);
 	}
 	for (int i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
-		CHECK(rd[i].bad == 0);
+		CHECK(rdr[i].bad == 0);
 	}
 	if (inflight < 0)
 		CHECK(region_matches(m, SIZE, 2));
@@ -375,7 +377,13 @@ static void test_concurrent_reads(int inflight, uint64_t chunk)
 	fprintf(stderr, "reads, pull_inflight %d, chunk %llu: %llu demand fetches, %llu joins, %llu bytes by the pull\n",
 		inflight, (unsigned long long)chunk, (unsigned long long)st.demand_fetches,
 		(unsigned long long)st.demand_joins, (unsigned long long)st.bytes_pulled_background);
+	if (rd) {
+		struct remote_stats rs;
+		remote_stats(rd, &rs);
+		CHECK(rs.bytes_read == st.bytes_pulled_demand);
+	}
 	managed_close(m);
+	remote_close(rd);
 	rig_stop(&g);
 }
 
