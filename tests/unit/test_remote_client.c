@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "pattern.h"
 #include "remote.h"
 
 static int failures;
@@ -38,28 +39,6 @@ static int failures;
 	} while (0)
 
 #define SIZE (64u << 20)
-
-/* Pattern byte for an offset and seed. */
-static unsigned char pat(uint64_t off, unsigned seed)
-{
-	return (unsigned char)((off * 2654435761u >> 11) + seed);
-}
-
-/* Fill buf as if it lived at off. */
-static void fill(unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-/* Does buf match the pattern at off? */
-static int matches(const unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return 0;
-	return 1;
-}
 
 struct counter {
 	atomic_int done, errors;
