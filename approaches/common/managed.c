@@ -37,11 +37,17 @@ void managed_deadline(struct timespec *ts, unsigned long long ns_from_now)
 	ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
-/* Count chunk c present; the last one ends the pull and wakes its waiters. */
-static void present_inc(struct managed *m)
+/* Count one more chunk present (its stripe lock held, right after it was
+ * marked present: whoever sees the chunk present through the lock sees
+ * the count); 1 when it was the last. */
+static int present_inc_locked(struct managed *m)
 {
-	if (atomic_fetch_add(&m->present, 1) + 1 != m->nchunks)
-		return;
+	return atomic_fetch_add(&m->present, 1) + 1 == m->nchunks;
+}
+
+/* The last chunk became present: the pull is done; wake its waiters. */
+static void pull_done_signal(struct managed *m)
+{
 	atomic_store(&m->pull_done_ns, now_ns() - m->t0);
 	pthread_mutex_lock(&m->pull_lock);
 	pthread_cond_broadcast(&m->done_cond);
@@ -54,10 +60,11 @@ void managed_landed(struct managed *m, uint64_t c, int error)
 	struct stripe *s = ch_stripe(m, c);
 	pthread_mutex_lock(&s->lock);
 	ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | (error ? CH_ABSENT : CH_PRESENT)));
+	int last = !error && present_inc_locked(m);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (!error)
-		present_inc(m);
+	if (last)
+		pull_done_signal(m);
 }
 
 /* ---- demand fetches ---- */
@@ -228,10 +235,12 @@ static int write_chunk(struct managed *m, uint64_t c, const unsigned char *src, 
 			memcpy(dst, src, clen);
 			pthread_mutex_lock(&s->lock);
 			ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | CH_PRESENT));
+			int last = present_inc_locked(m);
 			push_mark_dirty_locked(m, c);
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
-			present_inc(m);
+			if (last)
+				pull_done_signal(m);
 			break;
 		}
 		if (res == CH_ABSENT) {

@@ -266,6 +266,8 @@ static void test_joins(void)
 	}
 	struct managed_stats st;
 	managed_stats(m, &st);
+	fprintf(stderr, "4 readers of one chunk: %llu fetch(es), %llu join(s)\n", (unsigned long long)st.demand_fetches,
+		(unsigned long long)st.demand_joins);
 	CHECK(st.demand_fetches == 1 && st.demand_joins == 3 && st.chunks_present == 1);
 	CHECK(rig_bytes_read(&g) == 4096);
 	pthread_barrier_destroy(&start);
@@ -588,6 +590,7 @@ static void test_bad_options(void)
 	rig_stop(&g);
 }
 
+/* Run every test in a scratch directory; 77 (skip) without libnbd. */
 int main(void)
 {
 	if (!remote_available()) {
