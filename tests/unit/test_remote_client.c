@@ -25,32 +25,11 @@
 #include "clock.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "pattern.h"
 #include "remote.h"
 #include "check.h"
 
 #define SIZE (64u << 20)
-
-/* Pattern byte for an offset and seed. */
-static unsigned char pat(uint64_t off, unsigned seed)
-{
-	return (unsigned char)((off * 2654435761u >> 11) + seed);
-}
-
-/* Fill buf as if it lived at off. */
-static void fill(unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-/* Does buf match the pattern at off? */
-static int matches(const unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return 0;
-	return 1;
-}
 
 struct counter {
 	atomic_int done, errors;
