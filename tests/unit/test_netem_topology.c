@@ -162,6 +162,25 @@ static int wait_child(pid_t pid)
 	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A TCP echo in host 1, round trips from host 0: min RTT within [lo, hi] ms. */
+static void echo_round_trips(const struct topology *t, double lo, double hi)
+{
+	int pfd[2];
+	CHECK(!pipe(pfd));
+	pid_t echo = fork();
+	if (echo == 0)
+		echo_child(t, pfd[1]);
+	char r;
+	CHECK(read(pfd[0], &r, 1) == 1);
+	pid_t probe = fork();
+	if (probe == 0)
+		probe_child(t, 0, lo, hi);
+	CHECK(wait_child(probe) == 0);
+	CHECK(wait_child(echo) == 0);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* A 3-host user-driver topology used the way the harness does. */
 static void test_user(const struct netem_profile *p)
 {
@@ -176,20 +195,9 @@ static void test_user(const struct netem_profile *p)
 	CHECK(!strcmp(topo_host(t, 2)->addr, "198.18.0.3"));
 	char ns0[64];
 	snprintf(ns0, sizeof ns0, "/run/netns/%s", topo_host(t, 0)->netns);
-	int pfd[2];
-	CHECK(!pipe(pfd));
 	struct link_counters c0, c1, d;
 	CHECK(!topo_counters(t, &c0, &e));
-	pid_t echo = fork();
-	if (echo == 0)
-		echo_child(t, pfd[1]);
-	char r;
-	CHECK(read(pfd[0], &r, 1) == 1);
-	pid_t probe = fork();
-	if (probe == 0)
-		probe_child(t, 0, 9.9, 20.0); /* delay 5 ms: RTT 10 ms */
-	CHECK(wait_child(probe) == 0);
-	CHECK(wait_child(echo) == 0);
+	echo_round_trips(t, 9.9, 20.0); /* delay 5 ms: RTT 10 ms */
 	usleep(20000); /* the emulator publishes its CPU time when it goes idle */
 	CHECK(!topo_counters(t, &c1, &e));
 	fprintf(stderr, "user: %llu/%llu packets, %llu/%llu ns of emulator CPU\n", (unsigned long long)c1.packets[0],
@@ -204,8 +212,6 @@ static void test_user(const struct netem_profile *p)
 	struct stat st;
 	CHECK(stat(ns0, &st) != 0);
 	CHECK(stat(shm, &st) != 0);
-	close(pfd[0]);
-	close(pfd[1]);
 }
 
 /* An unshaped profile: plain veth pairs, no emulator, kernel counters. */
@@ -234,23 +240,10 @@ static void test_fast_path(void)
 	struct stat st;
 	snprintf(shm, sizeof shm, "/dev/shm/ms%d-link", topo_owner_pid(t));
 	CHECK(stat(shm, &st) != 0);
-	int pfd[2];
-	CHECK(!pipe(pfd));
-	pid_t echo = fork();
-	if (echo == 0)
-		echo_child(t, pfd[1]);
-	char r;
-	CHECK(read(pfd[0], &r, 1) == 1);
-	pid_t probe = fork();
-	if (probe == 0)
-		probe_child(t, 0, 0, 5.0);
-	CHECK(wait_child(probe) == 0);
-	CHECK(wait_child(echo) == 0);
+	echo_round_trips(t, 0, 5.0);
 	struct link_counters c;
 	CHECK(!topo_counters(t, &c, &e) && c.packets[0] >= 10 && c.packets[1] >= 10 && !c.cpu_known);
 	topo_destroy(t);
-	close(pfd[0]);
-	close(pfd[1]);
 }
 
 /* A shipped profile whose rate the driver was measured not to reach is capped. */
