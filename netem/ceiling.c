@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -76,6 +77,8 @@ static int ceiling_write(const char *driver, const struct conf *c, struct err *e
 	if (ceiling_path(driver, path, sizeof path, e))
 		return -1;
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if (mkdir(ceiling_dir(), 0755) && errno != EEXIST)
+		return err_errno(e, errno, "cannot create %s", ceiling_dir());
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return err_errno(e, errno, "cannot write %s", tmp);
