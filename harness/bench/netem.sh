@@ -44,16 +44,8 @@ fi
 duration=5 pings=50
 [ "$quick" = 1 ] && duration=3 pings=20
 
-# Does this kernel have netem? (same probe as tests/functions.sh)
-have_netem() {
-	[ -d /sys/module/sch_netem ] || modprobe -q sch_netem >/dev/null 2>&1 || true
-	local ns=ms$$-probe rc
-	ip netns add "$ns" >/dev/null 2>&1 || return 1
-	tc -n "$ns" qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
-	rc=$?
-	ip netns del "$ns"
-	return $rc
-}
+# Does this kernel have netem? (the one probe: memsync-net probe)
+have_netem() { "$net" probe --driver tc >/dev/null 2>&1; }
 
 # Drivers: --driver, else $MEMSYNC_NETEM (run.sh --netem) unless auto, else both.
 # tc runs natively where the kernel has sch_netem, else in the VM lab.
