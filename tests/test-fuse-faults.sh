@@ -37,7 +37,7 @@ daemon_of() {
 start_run() {
 	run_out=$TMPDIR_TEST/$1.jsonl run_log=$TMPDIR_TEST/$1.log
 	shift
-	"$M" run -a fuse -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=64k --workdir "$wd" --timeout 120s \
+	"$M" run --warmup 0 -a fuse -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=64k --workdir "$wd" --timeout 120s \
 		--out "$run_out" "$@" >"$run_log" 2>&1 &
 	run_pid=$!
 }

@@ -18,4 +18,7 @@ bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .ver
 	or .migration.dest_bytes_pulled != .size))]' "$out")
 [ "$bad" = "[]" ] || fail "migrations not passed/verified or counters wrong: $bad"
 jq -r 'select(.type == "scenario") | "downtime \(.migration.downtime_s * 1000 | floor) ms, dest faults \(.migration.dest_faults)"' "$out"
+# The runner assigns the migration port; the old workaround option is gone.
+expect_fail 2 "option 'mig_port_offset' is not known" \
+	memsync run --migrate -a uffd -w migrate-writer -s 16M -o mig_port_offset=1 --out "$TMPDIR_TEST/m.jsonl"
 echo "uffd migrate: $n migrations passed and verified on the destination"

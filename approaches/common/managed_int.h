@@ -11,10 +11,15 @@
  * for a chunk sleep on its stripe's condition variable; every change out
  * of FETCHING, FILLING or PUSHING broadcasts it.
  *
- * Lock order: pull_lock -> stripe lock -> q_lock; pw_lock and round_lock
- * are never held while taking a stripe lock. No lock is held across a
- * request to the remote, except round_lock (one push round at a time)
- * and flush_lock (one flush at a time).
+ * Bytes in the cache change only under the stripe lock too (writes, and
+ * push snapshots read under it), except a fetch landing in a chunk that
+ * is FETCHING and a whole-chunk write filling a chunk that is FILLING,
+ * which nobody else touches.
+ *
+ * Lock order: flush_lock -> round_lock -> pull_lock -> stripe lock ->
+ * q_lock; pw_lock is never held while taking another. No lock is held
+ * across a request to the remote, except round_lock (one push round at a
+ * time) and flush_lock (one flush at a time).
  */
 #ifndef MEMSYNC_MANAGED_INT_H
 #define MEMSYNC_MANAGED_INT_H
@@ -54,8 +59,16 @@ struct fetch {
 	struct fetch *next;
 };
 
+/* A push in flight: the chunk and the slot holding its snapshot. */
+struct push_req {
+	struct managed *m;
+	uint64_t c;
+	int slot;
+};
+
 struct managed {
 	struct remote *r;
+	struct remote *rd;              /* demand fetches: demand_remote or r */
 	uint64_t size, chunk, nchunks;
 	unsigned shift;                 /* log2(chunk) */
 	int pull_max;                   /* background fetches in flight; -1 = no pull */
@@ -105,8 +118,11 @@ struct managed {
 	size_t qlen;
 	pthread_mutex_t round_lock;     /* one push round at a time */
 	pthread_mutex_t flush_lock;     /* one flush at a time */
-	pthread_mutex_t pw_lock;        /* push_now, round_err, the push thread's timer */
+	pthread_mutex_t pw_lock;        /* slots, push_now, round_err, the push thread's timer */
 	pthread_cond_t pw_cond;
+	unsigned char *push_buf;        /* push_max slots of one chunk: snapshots being sent */
+	struct push_req *push_reqs;     /* one per slot */
+	int *free_slots, nfree;
 	int push_now, round_err;
 	pthread_t push_thread;
 	int push_started;
@@ -167,8 +183,10 @@ void pull_wake_all(struct managed *m);
 
 /* Mark chunk c written (stripe lock held, c PRESENT): dirty and queued. */
 void push_mark_dirty_locked(struct managed *m, uint64_t c);
-/* Start the push thread (push_interval_ns > 0). */
+/* Allocate the push slots; start the push thread (push_interval_ns > 0). */
 int push_start(struct managed *m, struct err *e);
+/* Free the push slots (threads stopped). */
+void push_free(struct managed *m);
 /* Wake the push thread (closing). */
 void push_wake(struct managed *m);
 

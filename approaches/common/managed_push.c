@@ -4,15 +4,17 @@
  * push_interval, and in full on managed_flush), and write tracking for
  * migration.
  *
- * A write copies into the cache, then marks the chunk dirty; the first
- * mark queues it. A round takes the queue and, for each chunk still
- * dirty, clears the mark and sends the chunk straight from the cache
- * (remote_aio_pwrite, push_inflight in flight). A write that lands while
- * its push is in flight marks the chunk dirty again, so the next round
- * sends it again: nothing is lost, and a chunk written 1000 times between
- * two rounds is sent once. A chunk is never pushed twice at once (two
- * writes of one chunk in flight could land in either order); a failed
- * push marks the chunk dirty again and fails the flush that waits for it.
+ * A write copies into the cache and marks the chunk dirty under the
+ * chunk's stripe lock; the first mark queues it. A round takes the queue
+ * and, for each chunk still dirty, copies it into a push slot and clears
+ * the mark under the same lock (a consistent snapshot), then sends the
+ * slot (remote_aio_pwrite, push_inflight slots in flight). A write that
+ * lands while its push is in flight marks the chunk dirty again, so the
+ * next round sends it again: nothing is lost, and a chunk written 1000
+ * times between two rounds is sent once. A chunk is never pushed twice at
+ * once (two writes of one chunk in flight could land in either order); a
+ * failed push marks the chunk dirty again and fails the flush that waits
+ * for it.
  */
 #include "managed_int.h"
 
@@ -20,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "remote.h"
@@ -41,29 +44,23 @@ void push_mark_dirty_locked(struct managed *m, uint64_t c)
 	ch_set(m, c, v);
 }
 
-/* A push of chunk c ended: counters, the state, the window. */
-static void push_finish(struct managed *m, uint64_t c, int error)
+/* Take a free push slot, waiting while push_inflight are in flight. */
+static int slot_get(struct managed *m)
 {
-	size_t len = ch_len(m, c);
-	struct stripe *s = ch_stripe(m, c);
-	pthread_mutex_lock(&s->lock);
-	uint8_t v = (uint8_t)(ch_get(m, c) & ~CH_PUSHING);
-	if (!error) {
-		atomic_fetch_add(&m->bytes_pushed, len);
-		atomic_fetch_add(&m->chunks_pushed, 1);
-		if (v & CH_SENT)
-			atomic_fetch_add(&m->chunks_resent, 1);
-		v |= CH_SENT;
-		ch_set(m, c, v);
-	} else if ((v & CH_RES) == CH_PRESENT) {
-		ch_set(m, c, v);
-		push_mark_dirty_locked(m, c); /* the remote may not have it: send it again */
-	} else {
-		ch_set(m, c, v);
-	}
-	pthread_cond_broadcast(&s->cond); /* invalidate waits for pushes */
-	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_lock(&m->pw_lock);
+	while (m->push_now >= m->push_max)
+		pthread_cond_wait(&m->pw_cond, &m->pw_lock);
+	m->push_now++;
+	int slot = m->free_slots[--m->nfree];
+	pthread_mutex_unlock(&m->pw_lock);
+	return slot;
+}
+
+/* Give a slot back; error (0 or an errno) counts against the round. */
+static void slot_put(struct managed *m, int slot, int error)
+{
+	pthread_mutex_lock(&m->pw_lock);
+	m->free_slots[m->nfree++] = slot;
 	m->push_now--;
 	if (error && !m->round_err)
 		m->round_err = error;
@@ -71,47 +68,41 @@ static void push_finish(struct managed *m, uint64_t c, int error)
 	pthread_mutex_unlock(&m->pw_lock);
 }
 
-/* Completion of a push (poller thread). */
+/* Completion of a push (poller thread): counters, state, the slot. */
 static void push_done(void *arg, int error)
 {
-	struct fetch *p = arg;
+	struct push_req *p = arg;
 	struct managed *m = p->m;
+	uint64_t c = p->c;
+	struct stripe *s = ch_stripe(m, c);
 	if (error)
-		log_debug("managed: push of chunk %" PRIu64 " failed: %s", p->c, strerror(error));
-	push_finish(m, p->c, error);
-	free(p);
+		log_debug("managed: push of chunk %" PRIu64 " failed: %s", c, strerror(error));
+	pthread_mutex_lock(&s->lock);
+	uint8_t v = (uint8_t)(ch_get(m, c) & ~CH_PUSHING);
+	if (!error) {
+		atomic_fetch_add(&m->bytes_pushed, ch_len(m, c));
+		atomic_fetch_add(&m->chunks_pushed, 1);
+		if (v & CH_SENT)
+			atomic_fetch_add(&m->chunks_resent, 1);
+		v |= CH_SENT;
+	}
+	ch_set(m, c, v);
+	if (error && (v & CH_RES) == CH_PRESENT)
+		push_mark_dirty_locked(m, c); /* the remote may not have it: send it again */
+	pthread_cond_broadcast(&s->cond); /* invalidate waits for pushes */
+	pthread_mutex_unlock(&s->lock);
+	slot_put(m, p->slot, error);
 	atomic_fetch_sub(&m->io_inflight, 1);
 }
 
-/* Send chunk c (marked PUSHING) once the push window has room. */
-static void push_send(struct managed *m, uint64_t c)
-{
-	pthread_mutex_lock(&m->pw_lock);
-	while (m->push_now >= m->push_max)
-		pthread_cond_wait(&m->pw_cond, &m->pw_lock);
-	m->push_now++;
-	pthread_mutex_unlock(&m->pw_lock);
-	struct fetch *p = malloc(sizeof *p);
-	if (!p) {
-		push_finish(m, c, ENOMEM);
-		return;
-	}
-	p->m = m;
-	p->c = c;
-	atomic_fetch_add(&m->io_inflight, 1);
-	uint64_t off = c << m->shift;
-	struct err e = {0};
-	if (remote_aio_pwrite(m->r, m->cache + off, ch_len(m, c), off, push_done, p, &e)) {
-		log_debug("managed: push of chunk %" PRIu64 ": %s", c, e.msg);
-		push_done(p, e.code ? e.code : EIO);
-	}
-}
-
-/* Push chunk c if it is dirty: 1 sent, 0 nothing to send, -1 a push of
- * it is still in flight (it stays queued). */
-static int push_take(struct managed *m, uint64_t c)
+/* Push chunk c if it is dirty, from a snapshot in slot: 1 sent (the slot
+ * is used), 0 nothing to send, -1 a push of it is in flight (it stays
+ * queued). */
+static int push_take(struct managed *m, uint64_t c, int slot)
 {
 	struct stripe *s = ch_stripe(m, c);
+	unsigned char *buf = m->push_buf + ((size_t)slot << m->shift);
+	size_t len = ch_len(m, c);
 	pthread_mutex_lock(&s->lock);
 	uint8_t v = ch_get(m, c);
 	if (!(v & CH_DIRTY) || (v & CH_RES) != CH_PRESENT) {
@@ -123,10 +114,18 @@ static int push_take(struct managed *m, uint64_t c)
 		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
+	memcpy(buf, m->cache + (c << m->shift), len);
 	ch_set(m, c, (uint8_t)((v & ~(CH_DIRTY | CH_QUEUED)) | CH_PUSHING));
 	atomic_fetch_sub(&m->dirty, 1);
 	pthread_mutex_unlock(&s->lock);
-	push_send(m, c);
+	struct push_req *p = &m->push_reqs[slot];
+	p->c = c;
+	struct err e = {0};
+	atomic_fetch_add(&m->io_inflight, 1);
+	if (remote_aio_pwrite(m->r, buf, len, c << m->shift, push_done, p, &e)) {
+		log_debug("managed: push of chunk %" PRIu64 ": %s", c, e.msg);
+		push_done(p, e.code ? e.code : EIO);
+	}
 	return 1;
 }
 
@@ -141,55 +140,60 @@ static int push_wait_all(struct managed *m)
 	return err;
 }
 
-/* Put chunks (still marked queued) back on the queue. */
-static void push_requeue(struct managed *m, const uint64_t *list, size_t n)
+/* Push the chunks of list still dirty; the busy ones (a push of them in
+ * flight) are moved to the front of list and counted in *busy. Returns
+ * how many were sent. */
+static size_t push_list(struct managed *m, uint64_t *list, size_t n, size_t *busy)
 {
-	pthread_mutex_lock(&m->q_lock);
-	memcpy(m->queue + m->qlen, list, n * sizeof *list);
-	m->qlen += n;
-	pthread_mutex_unlock(&m->q_lock);
+	size_t sent = 0;
+	int slot = -1;
+	*busy = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (slot < 0)
+			slot = slot_get(m);
+		int rc = push_take(m, list[i], slot);
+		if (rc < 0)
+			list[(*busy)++] = list[i];
+		if (rc > 0) {
+			sent++;
+			slot = -1;
+		}
+	}
+	if (slot >= 0)
+		slot_put(m, slot, 0);
+	return sent;
 }
 
-/* One push round over the queue. full: also wait for every push in
- * flight, resend chunks that were busy, and return the first error of
- * any push that ended during the round (0 when all went through). */
-static int push_round(struct managed *m, int full)
+/* One push round over the queue (round_lock held). full: also wait for
+ * every push in flight, send the chunks that were busy, and return the
+ * first error of any push that ended during the round (0: all went
+ * through). */
+static int push_round_locked(struct managed *m, int full)
 {
-	pthread_mutex_lock(&m->round_lock);
 	pthread_mutex_lock(&m->pw_lock);
 	m->round_err = 0;
 	pthread_mutex_unlock(&m->pw_lock);
 	pthread_mutex_lock(&m->q_lock);
 	uint64_t *list = m->queue;
-	size_t n = m->qlen;
+	size_t n = m->qlen, busy;
 	m->queue = m->queue_spare;
 	m->queue_spare = list;
 	m->qlen = 0;
 	pthread_mutex_unlock(&m->q_lock);
-	size_t busy = 0, sent = 0;
-	for (size_t i = 0; i < n; i++) {
-		int rc = push_take(m, list[i]);
-		if (rc < 0)
-			list[busy++] = list[i];
-		sent += rc > 0;
-	}
+	size_t sent = push_list(m, list, n, &busy);
 	int err = 0;
 	if (full) {
 		push_wait_all(m);
-		size_t again = 0;
-		for (size_t i = 0; i < busy; i++) {
-			int rc = push_take(m, list[i]);
-			if (rc < 0) /* cannot happen with nothing in flight; keep it queued anyway */
-				list[again++] = list[i];
-			sent += rc > 0;
-		}
-		busy = again;
+		sent += push_list(m, list, busy, &busy); /* none is busy now */
 		err = push_wait_all(m);
 	}
-	push_requeue(m, list, busy);
+	/* still marked queued: back on the queue for the next round */
+	pthread_mutex_lock(&m->q_lock);
+	memcpy(m->queue + m->qlen, list, busy * sizeof *list);
+	m->qlen += busy;
+	pthread_mutex_unlock(&m->q_lock);
 	if (sent)
 		atomic_fetch_add(&m->pushes, 1);
-	pthread_mutex_unlock(&m->round_lock);
 	return err;
 }
 
@@ -197,7 +201,8 @@ static int push_round(struct managed *m, int full)
 int managed_flush(struct managed *m, struct err *e)
 {
 	pthread_mutex_lock(&m->flush_lock);
-	int rc, err = push_round(m, 1);
+	pthread_mutex_lock(&m->round_lock); /* no background round until the remote is flushed */
+	int rc, err = push_round_locked(m, 1);
 	if (err) {
 		rc = err_errno(e, err, "managed: flush: pushing dirty chunks to %s failed", remote_uri(m->r));
 	} else {
@@ -208,6 +213,7 @@ int managed_flush(struct managed *m, struct err *e)
 		rc = remote_flush(m->r, e);
 		pull_resume(m);
 	}
+	pthread_mutex_unlock(&m->round_lock);
 	pthread_mutex_unlock(&m->flush_lock);
 	return rc;
 }
@@ -226,16 +232,32 @@ static void *push_run(void *arg)
 		if (atomic_load(&m->stopping))
 			break;
 		pthread_mutex_unlock(&m->pw_lock);
-		push_round(m, 0);
+		pthread_mutex_lock(&m->round_lock);
+		push_round_locked(m, 0);
+		pthread_mutex_unlock(&m->round_lock);
 		pthread_mutex_lock(&m->pw_lock);
 	}
 	pthread_mutex_unlock(&m->pw_lock);
 	return NULL;
 }
 
-/* Start the push thread when pushing on an interval. */
+/* Allocate the push slots; start the push thread when pushing on an interval. */
 int push_start(struct managed *m, struct err *e)
 {
+	size_t len = (size_t)m->push_max << m->shift;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	m->free_slots = calloc((size_t)m->push_max, sizeof *m->free_slots);
+	m->push_reqs = calloc((size_t)m->push_max, sizeof *m->push_reqs);
+	if (p == MAP_FAILED || !m->free_slots || !m->push_reqs) {
+		if (p != MAP_FAILED)
+			munmap(p, len);
+		return err_errno(e, ENOMEM, "managed: %d push slots", m->push_max);
+	}
+	m->push_buf = p;
+	for (int i = 0; i < m->push_max; i++) {
+		m->free_slots[m->nfree++] = i;
+		m->push_reqs[i] = (struct push_req){.m = m, .slot = i};
+	}
 	if (!m->push_interval_ns)
 		return 0;
 	int rc = pthread_create(&m->push_thread, NULL, push_run, m);
@@ -243,6 +265,15 @@ int push_start(struct managed *m, struct err *e)
 		return err_errno(e, rc, "managed: push thread");
 	m->push_started = 1;
 	return 0;
+}
+
+/* Free the push slots. */
+void push_free(struct managed *m)
+{
+	if (m->push_buf)
+		munmap(m->push_buf, (size_t)m->push_max << m->shift);
+	free(m->free_slots);
+	free(m->push_reqs);
 }
 
 /* Wake the push thread (closing). */

@@ -2,7 +2,8 @@
  * delta_tool.c - memsync-delta: the delta engine on the command line.
  *
  *   memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]
- *       receive into FILE (created if missing), one session after another
+ *       receive into FILE, one session after another; a FILE it creates
+ *       gets the permission bits of the pushed file (an existing one keeps its own)
  *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]
  *       one connect + hash exchange + cycle; prints one JSON line of stats;
  *       --cycles: then one more cycle per line on stdin (steady state: the
@@ -11,12 +12,15 @@
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
  *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
  *       overwrite FRACTION of the file's blocks (distinct, random) with new bytes
+ *   memsync-delta --help
+ *       this usage on stdout (exit 0; a usage error prints it on stderr, exit 2)
  *
  * Used by harness/bench/delta.sh (side by side with rsync over the same
- * emulated link) and by tests/test-delta-faults.sh.
+ * emulated link) and by tests/test-delta-{faults,tool}.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +31,40 @@
 #include "delta_engine.h"
 #include "clock.h"
 #include "log.h"
+#include "record.h"
 #include "units.h"
 
-/* Print usage and return 2. */
+/* Seconds rounded to the microsecond. */
+static double round_us(double s)
+{
+	return round(s * 1e6) / 1e6;
+}
+
+/* Write one record to stdout; -1 (with a message) if that fails. */
+static int report_write(struct record *r)
+{
+	if (!rec_write(r, stdout))
+		return 0;
+	fprintf(stderr, "memsync-delta: cannot write to stdout: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Print the usage to f and return rc. */
+static int usage_to(FILE *f, int rc)
+{
+	fprintf(f, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
+		   "       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
+		   "       memsync-delta hashbench [--size BYTES] [--quick]\n"
+		   "       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n"
+		   "       memsync-delta --help\n"
+		   "A FILE that recv creates gets the permission bits of the file pushed into it.\n");
+	return rc;
+}
+
+/* A usage error: the usage on stderr, exit code 2. */
 static int usage(void)
 {
-	fprintf(stderr, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
-			"       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
-			"       memsync-delta hashbench [--size BYTES] [--quick]\n"
-			"       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n");
-	return 2;
+	return usage_to(stderr, 2);
 }
 
 /* Receive into a file. */
@@ -81,30 +109,44 @@ static int cmd_recv(int argc, char **argv)
 			fprintf(stderr, "memsync-delta: session done (%llu cycles, %llu bytes in)\n",
 				(unsigned long long)s.cycles, (unsigned long long)s.bytes_in);
 		delta_conn_close(&c);
-		if (once)
+		if (once) {
+			close(lfd);
+			delta_store_close(&s);
 			return rc ? 1 : 0;
+		}
 	}
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
 	return 1;
 }
 
-/* Print one cycle's statistics as a JSON line. */
-static void push_report(const struct delta_sender *s, uint64_t size, unsigned workers, int cycle, double connect_s,
-			double cycle_s, uint64_t wire)
+/* Print one cycle's statistics as a JSON line; -1 if stdout fails. */
+static int push_report(const struct delta_sender *s, uint64_t size, unsigned workers, int cycle, double connect_s,
+		       double cycle_s, uint64_t wire)
 {
-	printf("{\"tool\":\"memsync-delta\",\"cycle\":%d,\"size\":%llu,\"chunk\":%u,\"hash\":\"%s\",\"mode\":\"%s\","
-	       "\"workers\":%u,\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,"
-	       "\"chunks_sent\":%llu,\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
-	       cycle, (unsigned long long)size, s->chunk, delta_algo_name(s->algo), s->mode ? "whole-file" : "chunks",
-	       workers, connect_s, cycle_s, connect_s + cycle_s, (double)s->last_hash_ns / 1e9,
-	       (unsigned long long)s->last_chunks, (unsigned long long)s->last_bytes,
-	       (unsigned long long)(cycle ? 0 : s->hash_wire), (unsigned long long)wire);
-	fflush(stdout);
+	struct record r;
+	rec_begin(&r);
+	rec_str(&r, "tool", "memsync-delta");
+	rec_i64(&r, "cycle", cycle);
+	rec_u64(&r, "size", size);
+	rec_u64(&r, "chunk", s->chunk);
+	rec_str(&r, "hash", delta_algo_name(s->algo));
+	rec_str(&r, "mode", s->mode ? "whole-file" : "chunks");
+	rec_u64(&r, "workers", workers);
+	rec_f64(&r, "connect_s", round_us(connect_s));
+	rec_f64(&r, "cycle_s", round_us(cycle_s));
+	rec_f64(&r, "total_s", round_us(connect_s + cycle_s));
+	rec_f64(&r, "hash_s", round_us((double)s->last_hash_ns / 1e9));
+	rec_u64(&r, "chunks_sent", s->last_chunks);
+	rec_u64(&r, "bytes_sent", s->last_bytes);
+	rec_u64(&r, "hash_exchange_bytes", cycle ? 0 : s->hash_wire);
+	rec_u64(&r, "protocol_bytes", wire);
+	return report_write(&r);
 }
 
-/* Map a file at its current size (NULL on error; "" for an empty file). */
-static const uint8_t *push_map(const char *path, uint64_t *size)
+/* Map a file at its current size (NULL on error; "" for an empty file);
+ * *fmode: its permission bits. */
+static const uint8_t *push_map(const char *path, uint64_t *size, uint16_t *fmode)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -115,6 +157,7 @@ static const uint8_t *push_map(const char *path, uint64_t *size)
 		return NULL;
 	}
 	*size = (uint64_t)st.st_size;
+	*fmode = (uint16_t)(st.st_mode & DELTA_FILE_MODE_MASK);
 	const uint8_t *map = *size ? mmap(NULL, *size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : (const uint8_t *)"";
 	close(fd);
 	if (map == MAP_FAILED) {
@@ -153,13 +196,16 @@ static int cmd_push(int argc, char **argv)
 	}
 	struct err e = {0};
 	uint64_t size;
-	const uint8_t *map = push_map(argv[3], &size);
+	uint16_t fmode;
+	const uint8_t *map = push_map(argv[3], &size, &fmode);
 	if (!map)
 		return 1;
 	struct delta_sender s;
 	uint64_t t0 = now_ns();
-	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e) ||
-	    delta_sender_connect(&s, size, 10000, &e))
+	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e))
+		goto fail;
+	s.file_mode = fmode;
+	if (delta_sender_connect(&s, size, 10000, &e))
 		goto fail;
 	uint64_t t1 = now_ns();
 	for (int cycle = 0;; cycle++) {
@@ -168,8 +214,11 @@ static int cmd_push(int argc, char **argv)
 		if (delta_sender_cycle(&s, &v, NULL, &e))
 			goto fail;
 		uint64_t t2 = now_ns();
-		push_report(&s, size, workers, cycle, cycle ? 0 : (double)(t1 - t0) / 1e9, (double)(t2 - tc) / 1e9,
-			    s.c.bytes_in + s.c.bytes_out - (cycle ? w0 : 0));
+		if (push_report(&s, size, workers, cycle, cycle ? 0 : (double)(t1 - t0) / 1e9, (double)(t2 - tc) / 1e9,
+				s.c.bytes_in + s.c.bytes_out - (cycle ? w0 : 0))) {
+			delta_sender_free(&s);
+			return 1;
+		}
 		char line[64];
 		if (!cycles || !fgets(line, sizeof line, stdin))
 			break;
@@ -179,7 +228,7 @@ static int cmd_push(int argc, char **argv)
 		if ((uint64_t)st.st_size != size) { /* remap only when the size changed, like the syncer */
 			if (size)
 				munmap((void *)map, size);
-			if (!(map = push_map(argv[3], &size)))
+			if (!(map = push_map(argv[3], &size, &fmode)))
 				return 1;
 		}
 	}
@@ -187,6 +236,7 @@ static int cmd_push(int argc, char **argv)
 	return 0;
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
+	delta_sender_free(&s); /* initialised before the first goto */
 	return 1;
 }
 
@@ -230,11 +280,20 @@ static int cmd_hashbench(int argc, char **argv)
 					if (d < best)
 						best = d;
 				}
-				printf("{\"type\":\"delta-hash\",\"hash\":\"%s\",\"chunk\":%u,\"threads\":%u,\"size\":%llu,"
-				       "\"seconds\":%.6f,\"gb_s\":%.3f}\n",
-				       delta_algo_name(a), chunks[c], threads[t], (unsigned long long)size,
-				       (double)best / 1e9, (double)size / ((double)best / 1e9) / 1e9);
-				fflush(stdout);
+				struct record r;
+				rec_begin(&r);
+				rec_str(&r, "type", "delta-hash");
+				rec_str(&r, "hash", delta_algo_name(a));
+				rec_u64(&r, "chunk", chunks[c]);
+				rec_u64(&r, "threads", threads[t]);
+				rec_u64(&r, "size", size);
+				rec_f64(&r, "seconds", round_us((double)best / 1e9));
+				rec_f64(&r, "gb_s", round((double)size / ((double)best / 1e9) / 1e6) / 1e3);
+				if (report_write(&r)) {
+					free(out);
+					free(buf);
+					return 1;
+				}
 			}
 	free(out);
 	free(buf);
@@ -277,18 +336,25 @@ static int cmd_mutate(int argc, char **argv)
 			return fprintf(stderr, "memsync-delta: write failed: %s\n", strerror(errno)), 1;
 		done++;
 	}
-	printf("{\"blocks\":%llu,\"changed\":%llu,\"block\":%llu}\n", (unsigned long long)nb, (unsigned long long)done,
-	       (unsigned long long)block);
+	struct record r;
+	rec_begin(&r);
+	rec_u64(&r, "blocks", nb);
+	rec_u64(&r, "changed", done);
+	rec_u64(&r, "block", block);
+	int rc = report_write(&r) ? 1 : 0;
 	free(mark);
 	free(buf);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return usage_to(stdout, 0);
 	if (!strcmp(argv[1], "recv"))
 		return cmd_recv(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "push"))

@@ -30,6 +30,12 @@
 
 #include "log.h"
 
+#ifdef MEMSYNC_HAVE_FUSE3
+#define FUSE_UNSUPPORTED NULL
+#else
+#define FUSE_UNSUPPORTED "built without libfuse3 (install libfuse3-dev, rebuild)"
+#endif
+
 static const struct approach_opt fuse_options[] = {
 	{"mount", "managed", "managed (local cache, background pull, writes pushed on fsync) | direct (every "
 			     "READ/WRITE goes to the remote)"},
@@ -39,6 +45,7 @@ static const struct approach_opt fuse_options[] = {
 	{"inflight", "16", "background pull and push requests in flight (direct notify_store: chunks per batch, "
 			   "at most 16)"},
 	{"conns", "4", "NBD connections to the remote (1..16)"},
+	{"demand_conn", "on", "managed: demand fetches on a connection of their own (off: behind the pull's requests)"},
 	{"order", "linear", "background pull order: linear | header-first | follow | list:FILE"},
 	{"push_interval", "0", "managed: also push dirty chunks this often (0 = only on fsync/sync)"},
 	{"cache", "memory", "managed: the local cache in memory | file (under the scenario's workdir)"},
@@ -129,7 +136,8 @@ int fuse_cfg_parse(const struct scenario *sc, struct fuse_cfg *c, struct err *e)
 	    scenario_opt_bool(sc, "writeback", 1, &c->writeback, e) ||
 	    scenario_opt_duration(sc, "retry", 10000000000ull, &c->retry_ns, e) ||
 	    scenario_opt_duration(sc, "timeout", 15000000000ull, &c->timeout_ns, e) ||
-	    scenario_opt_bool(sc, "notify", 1, &c->notify, e))
+	    scenario_opt_bool(sc, "notify", 1, &c->notify, e) ||
+	    scenario_opt_bool(sc, "demand_conn", 1, &c->demand_conn, e))
 		return -1;
 	if (!c->timeout_ns)
 		return err_set(e, "option timeout=%s: must be more than 0", scenario_opt(sc, "timeout", ""));
@@ -324,7 +332,8 @@ const struct approach_ops fuse_ops = {
 	.name = "fuse",
 	.summary = "libfuse3 file mapped MAP_SHARED: direct or managed mount, notify_store prefetch, writeback push, "
 		   "remote-change invalidation, two-phase migration",
-	.caps = CAP_READ | CAP_WRITE | CAP_PREFETCH | CAP_REMOTE | CAP_MIGRATE,
+	.caps = CAP_READ | CAP_WRITE | CAP_REMOTE | CAP_MIGRATE,
+	.unsupported = FUSE_UNSUPPORTED,
 	.options = fuse_options,
 	.probe = fuse_probe,
 	.check_options = fuse_check_options,

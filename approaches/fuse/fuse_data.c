@@ -264,6 +264,10 @@ int fuse_data_init(struct fuse_local *l, struct err *e)
 			       remote_size(l->rm), l->size);
 	if (!l->cfg.managed)
 		return 0;
+	/* Demand fetches on a connection of their own: not queued behind the pull. */
+	struct remote_opts dro = {.uri = l->uri, .nconn = 1, .max_inflight = 64};
+	if (l->cfg.demand_conn && !(l->rm_demand = remote_connect_opts(&dro, e)))
+		return -1;
 	char cache[PATH_MAX + 32];
 	snprintf(cache, sizeof cache, "%s/fuse-cache-%d", l->sc->workdir, (int)getpid());
 	struct managed_opts mo = {
@@ -276,6 +280,7 @@ int fuse_data_init(struct fuse_local *l, struct err *e)
 		.push_interval_ns = l->cfg.push_interval_ns,
 		.push_inflight = l->cfg.inflight,
 		.retry_ms = (int)(l->cfg.retry_ns / 1000000),
+		.demand_remote = l->rm_demand,
 		.on_pulled = l->cfg.prefetch == FUSE_PREFETCH_STORE ? fuse_prefetch_on_pulled : NULL,
 		.cb_arg = l,
 	};
@@ -328,6 +333,10 @@ void fuse_data_fini(struct fuse_local *l)
 		fuse_data_counters(l);
 		managed_close(l->mg);
 		l->mg = NULL;
+	}
+	if (l->rm_demand) {
+		remote_close(l->rm_demand);
+		l->rm_demand = NULL;
 	}
 	if (l->rm) {
 		remote_close(l->rm);

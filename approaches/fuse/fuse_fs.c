@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +23,9 @@
 
 #include "clock.h"
 #include "log.h"
+
+#ifdef MEMSYNC_HAVE_FUSE3
+#include <fuse_lowlevel.h>
 
 #define INO_ROOT 1
 #define INO_FILE 2
@@ -621,6 +623,52 @@ void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s)
 	s->store_waits = atomic_load(&fs->store_waits);
 	s->invalidations = atomic_load(&fs->invalidations);
 }
+
+#else /* built without libfuse3: the approach is listed as unsupported */
+
+/* Nothing can be mounted. */
+struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e)
+{
+	(void)o;
+	return err_set(e, "fuse: built without libfuse3"), NULL;
+}
+
+const char *fusefs_path(const struct fusefs *fs)
+{
+	(void)fs;
+	return "";
+}
+
+int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, struct err *e)
+{
+	(void)fs, (void)off, (void)len, (void)data;
+	return err_set(e, "fuse: built without libfuse3");
+}
+
+int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len)
+{
+	(void)fs, (void)off, (void)len;
+	return 1;
+}
+
+int fusefs_invalidate(struct fusefs *fs, uint64_t off, uint64_t len, struct err *e)
+{
+	(void)fs, (void)off, (void)len;
+	return err_set(e, "fuse: built without libfuse3");
+}
+
+void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s)
+{
+	(void)fs;
+	memset(s, 0, sizeof *s);
+}
+
+void fusefs_unmount(struct fusefs *fs)
+{
+	(void)fs;
+}
+
+#endif /* MEMSYNC_HAVE_FUSE3 */
 
 /* ---- stale mounts -------------------------------------------------------- */
 

@@ -29,7 +29,7 @@ struct fuse_cfg {
 	int managed;                 /* mount=managed (else direct) */
 	int prefetch;                /* enum fuse_prefetch_mode */
 	uint64_t chunk, max_io, ra;
-	int inflight, conns, threads, clone_fd, max_background, splice, writeback, notify;
+	int inflight, conns, threads, clone_fd, max_background, splice, writeback, notify, demand_conn;
 	int cache_file;
 	enum managed_order order;
 	char order_file[96];
@@ -54,6 +54,7 @@ struct fuse_local {
 	uint64_t size;
 	int is_dest;                 /* a migration destination */
 	struct remote *rm;           /* direct: the data path; managed: the engine's remote */
+	struct remote *rm_demand;    /* managed: the engine's demand connection (demand_conn) */
 	struct managed *mg;          /* managed mode */
 	struct fusefs *fs;
 	pthread_key_t buf_key;       /* per thread: struct fuse_buf (fuse_data.c) */

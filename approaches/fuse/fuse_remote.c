@@ -2,8 +2,8 @@
  * fuse_remote.c - the remote side of the fuse approach, and the local
  * side's subscription to its change notices.
  *
- * Remote process: the region's version-0 content in a memory backend,
- * served over NBD (memsync's server) on h->addr:h->port. In MODE_ACCESS a
+ * Remote process: the region's version-0 content served over NBD, by the
+ * remote side every NBD-based approach shares (harness/nbd_side.h). In MODE_ACCESS a
  * publisher also listens on sc->ctl_port (fuse_ctl.h): another writer on
  * the remote changes the copy through it (WRITE), and every subscribed
  * local side is told which range changed (CHANGED). NBD itself has no
@@ -35,15 +35,15 @@
 #include "content.h"
 #include "fuse_ctl.h"
 #include "log.h"
-#include "nbd_server.h"
+#include "nbd_side.h"
 
 #define PUB_MAX_CLIENTS 32
 #define PUB_PIECE (1u << 20)
 
 /* The remote side's state (h->priv). */
 struct fuse_host {
-	struct backend *b;         /* memsync's own remote copy */
-	struct nbd_server *srv;
+	struct host inner;         /* the shared NBD remote side's host (its priv is its own) */
+	struct backend *b;         /* memsync's own remote copy (inner's backend) */
 	struct remote *ext;        /* -o remote=URI */
 	int lfd, stop[2];
 	pthread_t thread;
@@ -199,15 +199,12 @@ int fuse_serve(struct host *h, struct err *e)
 			return -1;
 		return fill_external(fh, sc, e);
 	}
-	if (!(fh->b = backend_memory_new(sc->size, e)))
+	fh->inner = *h;
+	fh->inner.priv = NULL;
+	if (approach_nbd_serve(&fh->inner, e))
 		return -1;
-	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = NULL};
-	content_fill(&m, backend_base(fh->b), 0, sc->size);
-	char port[16];
-	snprintf(port, sizeof port, "%d", h->port);
-	if (!(fh->srv = nbd_server_new(fh->b, NULL, e)) || nbd_server_listen(fh->srv, h->addr, port, e))
-		return -1;
-	h->port = nbd_server_port(fh->srv);
+	h->port = fh->inner.port;
+	fh->b = approach_nbd_backend(&fh->inner);
 	/* The control port is the migration destination's in MODE_MIGRATE. */
 	if (sc->mode == MODE_ACCESS && sc->ctl_port > 0 && pub_start(fh, h->addr, sc->ctl_port, e))
 		return -1;
@@ -220,7 +217,7 @@ int fuse_remote_read(struct host *h, void *buf, size_t len, uint64_t off, struct
 	struct fuse_host *fh = h->priv;
 	if (fh->ext)
 		return remote_pread(fh->ext, buf, len, off, e);
-	return backend_read(fh->b, buf, len, off, e);
+	return approach_nbd_remote_read(&fh->inner, buf, len, off, e);
 }
 
 /* Remote process: stop everything (also after a failed serve). */
@@ -240,9 +237,7 @@ void fuse_serve_stop(struct host *h)
 			close(fh->stop[i]);
 	if (fh->lfd >= 0)
 		close(fh->lfd);
-	if (fh->srv)
-		nbd_server_free(fh->srv);
-	backend_close(fh->b);
+	approach_nbd_serve_stop(&fh->inner);
 	if (fh->ext)
 		remote_close(fh->ext);
 	if (fh->announced)

@@ -5,20 +5,22 @@
  * open() in the local process only checks the options and sets
  * region->handler_in_workload. The workload maps and registers the region,
  * keeps its userfaultfd and calls workload_attach() (harness hook), which
- * builds the same struct uffd the local process would and starts the same
- * threads (uffd.c, unchanged: connections, fault handlers, puller, pusher,
- * watchdog); dirty chunks are read with memcpy instead of process_vm_readv.
- * A control thread listens on a UNIX socket in the scenario's workdir; the
- * local process's sync() forwards to it (one command byte; one reply with
- * the result, the error text and the counters). close() hangs up.
+ * builds the same core the local process would and starts the same threads
+ * (uffd_core.h: connections, fault handlers, puller, pusher, watchdog); the
+ * region is mapped here (u->same_mm), so dirty chunks are read with memcpy
+ * instead of process_vm_readv. A control thread listens on a UNIX socket in
+ * the scenario's workdir; the local process's sync() forwards to it (one
+ * command byte; one reply with the result, the error text and the
+ * counters). close() hangs up. The control thread is this mode's part of
+ * the core's teardown (hooks.stopped).
  *
  * Post-copy migration stays process-only: its NBD export of the source runs
- * in the local process and reads the chunk state (uffd_migrate.c).
+ * in the local process and reads the chunk state (uffd_migrate.c); uffd.c
+ * refuses handler=inprocess with --migrate.
  */
-#include "uffd_impl.h"
+#include "uffd.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,14 @@ struct ctl_reply {
 	uint32_t pad;
 	uint64_t faults, pulled, pushed, dirty;
 	char msg[448];
+};
+
+/* The workload process's control listener (the mode's state, hooks.arg). */
+struct uffd_ctl {
+	struct uffd *u;
+	int fd; /* listening socket */
+	pthread_t thread;
+	int started;
 };
 
 /* The local process's end of the control socket. */
@@ -80,10 +90,11 @@ static void ctl_answer(struct uffd *u, char cmd, struct ctl_reply *rep)
 /* Control thread: accept the local process, answer its commands until stop. */
 static void *ctl_main(void *arg)
 {
-	struct uffd *u = arg;
+	struct uffd_ctl *ctl = arg;
+	struct uffd *u = ctl->u;
 	int c = -1;
 	while (!atomic_load(&u->stopping)) {
-		struct pollfd p[2] = {{c >= 0 ? c : u->ctl_fd, POLLIN, 0}, {u->stop_fd, POLLIN, 0}};
+		struct pollfd p[2] = {{c >= 0 ? c : ctl->fd, POLLIN, 0}, {u->stop_fd, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -92,7 +103,7 @@ static void *ctl_main(void *arg)
 		if (p[1].revents || atomic_load(&u->stopping))
 			break;
 		if (c < 0) {
-			c = accept4(u->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+			c = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
 			if (c < 0 && errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
 				break;
 			continue;
@@ -115,43 +126,78 @@ static void *ctl_main(void *arg)
 	return NULL;
 }
 
-/* Workload process: build the handler state, connect, start every thread here. */
+/* Close the listener and free it (its thread joined or never started). */
+static void ctl_free(struct uffd_ctl *ctl)
+{
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	free(ctl);
+}
+
+/* hooks.stopped: the core's threads are joined; join the control thread. */
+static void ctl_stopped(struct uffd *u)
+{
+	struct uffd_ctl *ctl = u->hooks.arg;
+	if (ctl->started)
+		pthread_join(ctl->thread, NULL); /* it polls the core's stop_fd */
+	ctl_free(ctl);
+	u->hooks.arg = NULL;
+}
+
+/* Listen on the control socket. */
+static struct uffd_ctl *ctl_listen(struct uffd *u, struct err *e)
+{
+	struct sockaddr_un sa;
+	if (ctl_addr(u->sc, &sa, e))
+		return NULL;
+	struct uffd_ctl *ctl = calloc(1, sizeof *ctl);
+	if (!ctl)
+		return err_errno(e, ENOMEM, "uffd: control socket"), NULL;
+	ctl->u = u;
+	unlink(sa.sun_path);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0 || bind(ctl->fd, (struct sockaddr *)&sa, sizeof sa) || listen(ctl->fd, 2)) {
+		err_errno(e, errno, "uffd: control socket %s", sa.sun_path);
+		ctl_free(ctl);
+		return NULL;
+	}
+	return ctl;
+}
+
+/* Workload process: build the core, connect and start its threads here. */
 int uffd_workload_attach(const struct scenario *sc, struct region *r, struct err *e)
 {
-	struct uffd *u = uffd_new(sc, r, e);
+	struct uffd_cfg cfg;
+	enum uffd_handler handler;
+	if (uffd_parse_opts(sc, &cfg, &handler, e))
+		return -1;
+	struct uffd *u = uffd_new(sc, r, &cfg, e);
 	if (!u)
 		return -1;
-	struct sockaddr_un sa;
-	if (ctl_addr(sc, &sa, e))
-		goto fail;
-	unlink(sa.sun_path);
-	u->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (u->ctl_fd < 0 || bind(u->ctl_fd, (struct sockaddr *)&sa, sizeof sa) || listen(u->ctl_fd, 2)) {
-		err_errno(e, errno, "uffd: control socket %s", sa.sun_path);
-		goto fail;
+	u->same_mm = 1;
+	uffd_set_uri(u, sc->remote_addr, sc->port);
+	struct uffd_ctl *ctl = ctl_listen(u, e);
+	if (!ctl || uffd_connect(u, e) || uffd_take_region(u, r, e)) {
+		if (ctl)
+			ctl_free(ctl);
+		uffd_free(u);
+		return -1;
 	}
-	snprintf(u->uri, sizeof u->uri, "nbd://%s:%d/", sc->remote_addr, sc->port);
-	if (uffd_connect(u, e))
-		goto fail;
-	u->uffd = r->uffd;
-	r->uffd = -1; /* ours now */
-	u->base = (uintptr_t)r->addr;
+	u->hooks.stopped = ctl_stopped;
+	u->hooks.arg = ctl;
 	r->priv = u;
 	int rc;
 	if (uffd_start(u, e))
 		goto fail_started;
-	if ((rc = pthread_create(&u->ctl_thread, NULL, ctl_main, u))) {
+	if ((rc = pthread_create(&ctl->thread, NULL, ctl_main, ctl))) {
 		err_errno(e, rc, "uffd: control thread");
 		goto fail_started;
 	}
-	u->ctl_started = 1;
+	ctl->started = 1;
 	return 0;
 fail_started:
 	r->priv = NULL;
-	uffd_stop(u); /* joins what started, closes the clients, frees */
-	return -1;
-fail:
-	uffd_free(u);
+	uffd_stop(u); /* joins what started, closes the clients, frees (hooks.stopped: the listener) */
 	return -1;
 }
 
@@ -170,14 +216,8 @@ void uffd_workload_detach(struct region *r)
 /* Local process: options already checked; say the handler runs in the workload. */
 int uffd_inproc_open(const struct scenario *sc, struct region *r, const struct uffd_cfg *cfg, struct err *e)
 {
-	if (sc->third_addr[0])
-		return err_set(e, "uffd: handler=inprocess is not supported with --migrate (post-copy serves the "
-			       "destination from the source's local process; use handler=process)");
-	if (!sc->size || sc->size % UFFD_PAGE)
-		return err_set(e, "region size %" PRIu64 " is not a positive multiple of the page size (%u)", sc->size,
-			       UFFD_PAGE);
 	struct sockaddr_un sa;
-	if (ctl_addr(sc, &sa, e))
+	if (uffd_check_region(sc, e) || ctl_addr(sc, &sa, e))
 		return -1;
 	struct uffd_fwd *f = calloc(1, sizeof *f);
 	if (!f)

@@ -25,41 +25,11 @@
 #include "clock.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "pattern.h"
 #include "remote.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 #define SIZE (64u << 20)
-
-/* Pattern byte for an offset and seed. */
-static unsigned char pat(uint64_t off, unsigned seed)
-{
-	return (unsigned char)((off * 2654435761u >> 11) + seed);
-}
-
-/* Fill buf as if it lived at off. */
-static void fill(unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-/* Does buf match the pattern at off? */
-static int matches(const unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return 0;
-	return 1;
-}
 
 struct counter {
 	atomic_int done, errors;
@@ -102,7 +72,7 @@ static double exercise(const char *uri, int nconn, int inflight, size_t total)
 	struct remote *r = remote_connect_opts(&o, &e);
 	if (!r) {
 		fprintf(stderr, "connect %s: %s\n", uri, e.msg);
-		failures++;
+		check_fail();
 		return 0;
 	}
 	CHECK(remote_size(r) >= total);
@@ -419,7 +389,5 @@ int main(void)
 	snprintf(uri, sizeof uri, "rm -rf '%s'", dir);
 	if (system(uri))
 		fprintf(stderr, "cleanup failed\n");
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -5,18 +5,17 @@
  * WP fault. Skips (77) when userfaultfd is unavailable.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "approaches/uffd/uffd_impl.h"
+#include "approaches/uffd/uffd_core.h"
 #include "check.h"
+#include "io.h"
 
 #define NPAGES 16
 
@@ -32,7 +31,7 @@ static void *writer(void *arg)
 
 int main(void)
 {
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int fd = userfaultfd_open();
 	if (fd < 0) {
 		printf("skip: userfaultfd: %s\n", strerror(errno));
 		return 77;
