@@ -33,6 +33,13 @@ daemon_of() {
 	done
 }
 
+# stop_run PID - end a run this test started, if it still runs (its runner
+# tears the scenario down), and wait for it.
+stop_run() {
+	kill "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || true
+}
+
 # Start a slow reading run in the background: $run_pid, $run_log, $run_out.
 start_run() {
 	run_out=$TMPDIR_TEST/$1.jsonl run_log=$TMPDIR_TEST/$1.log
@@ -40,6 +47,7 @@ start_run() {
 	"$M" run --warmup 0 -a fuse -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=64k --workdir "$wd" --timeout 120s \
 		--out "$run_out" "$@" >"$run_log" 2>&1 &
 	run_pid=$!
+	cleanup_fn "stop_run $run_pid"
 }
 
 # Kill $1 (daemon | remote) of a run with mount style $2, or drop its link
@@ -63,7 +71,7 @@ disrupt() {
 	sleep 1.5 # the workload is reading by now
 	t0=$(date +%s)
 	if [ "$what" = drop ]; then
-		ip -n "ms$run_pid-h1" link set ms-tun down || fail "drop: cannot take the link down"
+		ip -n "ms$run_pid-h1" link set v0 down || fail "drop: cannot take the link down"
 	else
 		kill -9 "$victim"
 	fi

@@ -61,6 +61,10 @@ static const struct approach_opt fuse_options[] = {
 	{"remote", "", "use this NBD server as the remote (nbd://HOST:PORT/NAME; the remote side fills it with "
 		       "version 0) instead of memsync's own"},
 	{"notify", "on", "follow the remote side's change notices (invalidate and refetch changed ranges)"},
+	{"server_chunk", "0", "the remote side's server splits requests into chunks of this size (0 = whole "
+			      "requests): chunking on the remote side, next to `chunk` on the local side"},
+	{"wait_pull", "off", "managed: open() returns once the background pull (and notify_store) is done, so "
+			     "the workload measures the filled cache / page cache"},
 	{NULL, NULL, NULL},
 };
 
@@ -137,7 +141,9 @@ int fuse_cfg_parse(const struct scenario *sc, struct fuse_cfg *c, struct err *e)
 	    scenario_opt_duration(sc, "retry", 10000000000ull, &c->retry_ns, e) ||
 	    scenario_opt_duration(sc, "timeout", 15000000000ull, &c->timeout_ns, e) ||
 	    scenario_opt_bool(sc, "notify", 1, &c->notify, e) ||
-	    scenario_opt_bool(sc, "demand_conn", 1, &c->demand_conn, e))
+	    scenario_opt_bool(sc, "demand_conn", 1, &c->demand_conn, e) ||
+	    opt_bytes(sc, "server_chunk", 0, 0, 32 << 20, 0, &c->server_chunk, e) ||
+	    scenario_opt_bool(sc, "wait_pull", 0, &c->wait_pull, e))
 		return -1;
 	if (!c->timeout_ns)
 		return err_set(e, "option timeout=%s: must be more than 0", scenario_opt(sc, "timeout", ""));
@@ -243,6 +249,18 @@ void fuse_local_free(struct fuse_local *l)
 	free(l);
 }
 
+/* wait_pull: until the engine holds the region and notify_store stored it. */
+static int fuse_wait_pulled(struct fuse_local *l, struct err *e)
+{
+	if (!l->mg)
+		return err_set(e, "fuse: wait_pull needs mount=managed");
+	if (l->cfg.prefetch == FUSE_PREFETCH_OFF)
+		return err_set(e, "fuse: wait_pull needs a background pull (prefetch=readahead|notify_store)");
+	if (managed_wait_pulled(l->mg, -1, e))
+		return -1;
+	return l->pf ? fuse_prefetch_wait(l->pf, e) : 0;
+}
+
 /* Local process: connect, start the engine, mount, follow changes. */
 static int fuse_open(const struct scenario *sc, struct region *r, struct err *e)
 {
@@ -271,6 +289,8 @@ static int fuse_open(const struct scenario *sc, struct region *r, struct err *e)
 	if (l->cfg.notify && !l->cfg.remote[0] && !migrating && sc->ctl_port > 0 && !(l->watch = fuse_watch_start(l, e)))
 		goto fail;
 	if (migrating && fuse_mig_source_start(l, e))
+		goto fail;
+	if (l->cfg.wait_pull && fuse_wait_pulled(l, e))
 		goto fail;
 	r->priv = l;
 	return 0;

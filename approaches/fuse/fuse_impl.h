@@ -30,7 +30,8 @@ struct fuse_cfg {
 	int prefetch;                /* enum fuse_prefetch_mode */
 	uint64_t chunk, max_io, ra;
 	int inflight, conns, threads, clone_fd, max_background, splice, writeback, notify, demand_conn;
-	int cache_file;
+	int cache_file, wait_pull;
+	uint64_t server_chunk;       /* the remote side's server-side chunking (0 = none) */
 	enum managed_order order;
 	char order_file[96];
 	uint64_t push_interval_ns, retry_ns, timeout_ns;
@@ -105,6 +106,8 @@ struct fuse_prefetch *fuse_prefetch_new(struct fuse_local *l, struct err *e);
 int fuse_prefetch_begin(struct fuse_prefetch *p, struct err *e);
 /* managed_opts.on_pulled for prefetch=notify_store (arg = the fuse_local). */
 void fuse_prefetch_on_pulled(void *arg, uint64_t off, size_t len, const void *data);
+/* Wait until every chunk pulled so far is stored (or skipped). */
+int fuse_prefetch_wait(struct fuse_prefetch *p, struct err *e);
 /* Stop the thread; free after the engine is closed. */
 void fuse_prefetch_stop(struct fuse_prefetch *p);
 void fuse_prefetch_free(struct fuse_prefetch *p);

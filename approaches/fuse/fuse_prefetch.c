@@ -31,7 +31,7 @@ struct fuse_prefetch {
 	pthread_cond_t cv;
 	uint8_t *pending;        /* managed: pulled, not yet stored */
 	uint64_t npending, nchunks, cursor;
-	int stop;
+	int stop, busy, done;     /* busy: a chunk taken, not yet stored; done: direct pass over */
 	struct fuse_buf *buf;
 	uint64_t stored, batches_failed;
 };
@@ -65,10 +65,25 @@ static void store(struct fuse_prefetch *p, uint64_t off, size_t len)
 		p->stored += (uint64_t)rc;
 }
 
+/* Managed: copy chunk c out of the cache and store it. */
+static void store_managed(struct fuse_prefetch *p, uint64_t c)
+{
+	struct fuse_local *l = p->l;
+	uint64_t off = c * l->cfg.chunk;
+	size_t len = (size_t)(l->size - off < l->cfg.chunk ? l->size - off : l->cfg.chunk);
+	if (fusefs_seen(l->fs, off, len))
+		return;
+	struct err e = {0};
+	if (managed_read(l->mg, p->buf->data, len, off, &e)) {
+		log_debug("fuse prefetch: %s", e.msg);
+		return;
+	}
+	store(p, off, len);
+}
+
 /* Managed: store chunks as the engine pulls them. */
 static void run_managed(struct fuse_prefetch *p)
 {
-	struct fuse_local *l = p->l;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->npending && !p->stop)
@@ -82,17 +97,13 @@ static void run_managed(struct fuse_prefetch *p)
 		uint64_t c = p->cursor;
 		p->pending[c] = 0;
 		p->npending--;
+		p->busy = 1;
 		pthread_mutex_unlock(&p->mu);
-		uint64_t off = c * l->cfg.chunk;
-		size_t len = (size_t)(l->size - off < l->cfg.chunk ? l->size - off : l->cfg.chunk);
-		if (fusefs_seen(l->fs, off, len))
-			continue;
-		struct err e = {0};
-		if (managed_read(l->mg, p->buf->data, len, off, &e)) {
-			log_debug("fuse prefetch: %s", e.msg);
-			continue;
-		}
-		store(p, off, len);
+		store_managed(p, c);
+		pthread_mutex_lock(&p->mu);
+		p->busy = 0;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 	}
 }
 
@@ -134,7 +145,22 @@ static void *prefetch_run(void *arg)
 		run_managed(p);
 	else
 		run_direct(p);
+	pthread_mutex_lock(&p->mu);
+	p->done = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
+}
+
+/* Wait until what was pulled is stored (direct: the whole pass). */
+int fuse_prefetch_wait(struct fuse_prefetch *p, struct err *e)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->done && (p->l->mg ? p->npending || p->busy : 1))
+		pthread_cond_wait(&p->cv, &p->mu);
+	int stopped = p->done && p->l->mg;
+	pthread_mutex_unlock(&p->mu);
+	return stopped ? err_set(e, "fuse prefetch: stopped before it stored everything") : 0;
 }
 
 /* Allocate (before the engine starts, so no pulled chunk is missed). */

@@ -201,7 +201,8 @@ int fuse_serve(struct host *h, struct err *e)
 	}
 	fh->inner = *h;
 	fh->inner.priv = NULL;
-	if (approach_nbd_serve(&fh->inner, e))
+	struct nbd_side_opts so = {.server.chunk_size = cfg.server_chunk};
+	if (approach_nbd_serve_with(&fh->inner, &so, e))
 		return -1;
 	h->port = fh->inner.port;
 	fh->b = approach_nbd_backend(&fh->inner);
