@@ -1,0 +1,12 @@
+# fuse-series.jq - shared by the fuse figures (a module: no .gp of its own).
+#   series   "fuse direct", "fuse managed", or the approach's name
+#   rtt      the RTT in ms of an rtt-Nms profile (name or path)
+#   median   of a list of numbers
+#   measured the passed, non-warm-up scenario records of one mode
+#   kib      a size option ("4k", "1m", "65536") in KiB
+def series: if .approach == "fuse" then "fuse " + (.options.mount // "managed") else .approach end;
+def rtt: .profile | capture("rtt-(?<n>[0-9]+)ms") | .n | tonumber;
+def median: sort | .[(length / 2 | floor)];
+def measured($mode): .[] | select(.type == "scenario" and .status == "pass" and .mode == $mode and (.warmup | not));
+def kib: ascii_downcase | if endswith("k") then .[:-1] | tonumber elif endswith("m") then .[:-1] | tonumber * 1024
+	else tonumber / 1024 end;
