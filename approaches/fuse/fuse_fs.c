@@ -5,9 +5,9 @@
 #define FUSE_USE_VERSION 312
 #include "fuse_fs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,9 +23,6 @@
 
 #include "clock.h"
 #include "log.h"
-
-#ifdef MEMSYNC_HAVE_FUSE3
-#include <fuse_lowlevel.h>
 
 #define INO_ROOT 1
 #define INO_FILE 2
@@ -622,114 +619,4 @@ void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s)
 	s->store_skips = atomic_load(&fs->store_skips);
 	s->store_waits = atomic_load(&fs->store_waits);
 	s->invalidations = atomic_load(&fs->invalidations);
-}
-
-#else /* built without libfuse3: the approach is listed as unsupported */
-
-/* Nothing can be mounted. */
-struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e)
-{
-	(void)o;
-	return err_set(e, "fuse: built without libfuse3"), NULL;
-}
-
-const char *fusefs_path(const struct fusefs *fs)
-{
-	(void)fs;
-	return "";
-}
-
-int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, struct err *e)
-{
-	(void)fs, (void)off, (void)len, (void)data;
-	return err_set(e, "fuse: built without libfuse3");
-}
-
-int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len)
-{
-	(void)fs, (void)off, (void)len;
-	return 1;
-}
-
-int fusefs_invalidate(struct fusefs *fs, uint64_t off, uint64_t len, struct err *e)
-{
-	(void)fs, (void)off, (void)len;
-	return err_set(e, "fuse: built without libfuse3");
-}
-
-void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s)
-{
-	(void)fs;
-	memset(s, 0, sizeof *s);
-}
-
-void fusefs_unmount(struct fusefs *fs)
-{
-	(void)fs;
-}
-
-#endif /* MEMSYNC_HAVE_FUSE3 */
-
-/* ---- stale mounts -------------------------------------------------------- */
-
-/* Undo /proc/mounts' octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-		    s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* Is pid gone (or a zombie, whose descriptors are closed)? */
-static int pid_dead(int pid)
-{
-	if (kill(pid, 0) && errno == ESRCH)
-		return 1;
-	char p[64], line[128];
-	snprintf(p, sizeof p, "/proc/%d/stat", pid);
-	FILE *f = fopen(p, "re");
-	if (!f)
-		return 0;
-	int dead = 0;
-	if (fgets(line, sizeof line, f)) {
-		const char *s = strrchr(line, ')'); /* "pid (comm) S ..." */
-		dead = s && (s[2] == 'Z' || s[2] == 'X');
-	}
-	fclose(f);
-	return dead;
-}
-
-/* Lazily unmount memsync FUSE mounts of dead processes. */
-int fusefs_cleanup_stale(void)
-{
-	FILE *f = fopen("/proc/self/mounts", "re");
-	if (!f)
-		return 0;
-	char line[PATH_MAX + 256], src[128], mnt[PATH_MAX], type[64];
-	int n = 0;
-	while (fgets(line, sizeof line, f)) {
-		int pid;
-		if (sscanf(line, "%127s %4095s %63s", src, mnt, type) != 3 || strcmp(type, "fuse.memsync") ||
-		    sscanf(src, "memsync-ms%d", &pid) != 1 || pid <= 0)
-			continue;
-		if (!pid_dead(pid))
-			continue;
-		unescape(mnt);
-		if (umount2(mnt, MNT_DETACH) == 0) {
-			log_info("fuse: unmounted %s of dead process %d (%s)", mnt, pid, src);
-			n++;
-		} else {
-			log_warn("fuse: cannot unmount %s of dead process %d: %s", mnt, pid, strerror(errno));
-		}
-	}
-	fclose(f);
-	return n;
 }
