@@ -261,11 +261,12 @@ static int fuse_wait_pulled(struct fuse_local *l, struct err *e)
 	return l->pf ? fuse_prefetch_wait(l->pf, e) : 0;
 }
 
-/* Local process: connect, start the engine, mount, follow changes. */
+/* Local process: connect, start the engine, mount, follow changes. A
+ * failure leaves what was set up in r->priv for close() (approach.h). */
 static int fuse_open(const struct scenario *sc, struct region *r, struct err *e)
 {
 	struct fuse_local *l = fuse_local_new(sc, r, e);
-	if (!l)
+	if (!(r->priv = l))
 		return -1;
 	fusefs_cleanup_stale();
 	if (l->cfg.remote[0])
@@ -274,41 +275,29 @@ static int fuse_open(const struct scenario *sc, struct region *r, struct err *e)
 		snprintf(l->uri, sizeof l->uri, "nbd://%s:%d/", sc->remote_addr, sc->port);
 	int migrating = sc->mode == MODE_MIGRATE;
 	if (migrating && !l->cfg.managed &&
-	    !(l->tracked = calloc((sc->size + l->cfg.chunk - 1) / l->cfg.chunk, 1))) {
-		err_errno(e, ENOMEM, "fuse: tracking");
-		goto fail;
-	}
+	    !(l->tracked = calloc((sc->size + l->cfg.chunk - 1) / l->cfg.chunk, 1)))
+		return err_errno(e, ENOMEM, "fuse: tracking");
 	if (l->cfg.prefetch == FUSE_PREFETCH_STORE && !(l->pf = fuse_prefetch_new(l, e)))
-		goto fail;
+		return -1;
 	if (fuse_data_init(l, e))
-		goto fail;
+		return -1;
 	if (migrating && l->mg)
 		managed_track_start(l->mg); /* before any write: the pull begins with the region */
 	if (fuse_local_mount(l, "fuse-local", e))
-		goto fail;
+		return -1;
 	if (l->cfg.notify && !l->cfg.remote[0] && !migrating && sc->ctl_port > 0 && !(l->watch = fuse_watch_start(l, e)))
-		goto fail;
+		return -1;
 	if (migrating && fuse_mig_source_start(l, e))
-		goto fail;
-	if (l->cfg.wait_pull && fuse_wait_pulled(l, e))
-		goto fail;
-	r->priv = l;
-	return 0;
-fail:
-	fuse_local_free(l);
-	return -1;
+		return -1;
+	return l->cfg.wait_pull ? fuse_wait_pulled(l, e) : 0;
 }
 
 /* Local process: every write the workload made durable on the remote. */
 static int fuse_sync(struct region *r, struct err *e)
 {
 	struct fuse_local *l = r->priv;
-	if (atomic_load(&l->failed)) {
-		pthread_mutex_lock(&l->err_mu);
-		err_set(e, "%s", l->fatal.msg);
-		pthread_mutex_unlock(&l->err_mu);
+	if (fuse_failed(l, e))
 		return -1;
-	}
 	/* The workload's msync has sent its dirty pages and FSYNC (engine push
 	 * or NBD flush) already; this process never opens its own file (see
 	 * fuse_fs.h), so here: flush once more, and fail if any write failed. */

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -156,4 +157,33 @@ int fuse_ctl_port(int fd)
 	if (ss.ss_family == AF_INET)
 		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Start a thread with a stop pipe. */
+int fuse_ctl_thread_start(struct fuse_ctl_thread *t, void *(*fn)(void *), void *arg, struct err *e)
+{
+	if (pipe2(t->stop, O_CLOEXEC))
+		return err_errno(e, errno, "control: pipe");
+	t->piped = 1;
+	int rc = pthread_create(&t->thread, NULL, fn, arg);
+	if (rc)
+		return err_errno(e, rc, "control: cannot start a thread");
+	t->started = 1;
+	return 0;
+}
+
+/* Stop and join it, close the pipe. */
+void fuse_ctl_thread_stop(struct fuse_ctl_thread *t)
+{
+	if (t->started) {
+		if (write_all(t->stop[1], "x", 1))
+			return; /* cannot tell it: leave it (never seen) rather than hang */
+		pthread_join(t->thread, NULL);
+		t->started = 0;
+	}
+	if (t->piped) {
+		close(t->stop[0]);
+		close(t->stop[1]);
+		t->piped = 0;
+	}
 }

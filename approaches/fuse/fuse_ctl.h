@@ -22,6 +22,7 @@
 #ifndef MEMSYNC_FUSE_CTL_H
 #define MEMSYNC_FUSE_CTL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,16 @@ int fuse_ctl_connect(const char *host, int port, int timeout_ms, struct err *e);
 int fuse_ctl_listen(const char *host, int port, struct err *e);
 /* The port a socket is bound to. */
 int fuse_ctl_port(int fd);
+
+/* A thread serving sockets that also polls t->stop[0]: readable = stop. */
+struct fuse_ctl_thread {
+	int stop[2];
+	pthread_t thread;
+	int piped, started;
+};
+/* Make the stop pipe and start fn(arg). */
+int fuse_ctl_thread_start(struct fuse_ctl_thread *t, void *(*fn)(void *), void *arg, struct err *e);
+/* Make stop[0] readable, join the thread, close the pipe (fine when never started). */
+void fuse_ctl_thread_stop(struct fuse_ctl_thread *t);
 
 #endif

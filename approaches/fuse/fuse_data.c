@@ -82,6 +82,17 @@ void fuse_fatal(struct fuse_local *l, const char *msg)
 		l->r->report_fatal(l->r, msg);
 }
 
+/* The recorded fatal error into e; 0 when there is none. */
+int fuse_failed(struct fuse_local *l, struct err *e)
+{
+	if (!atomic_load(&l->failed))
+		return 0;
+	pthread_mutex_lock(&l->err_mu);
+	err_set(e, "%s", l->fatal.msg);
+	pthread_mutex_unlock(&l->err_mu);
+	return -1;
+}
+
 /* fusefs: a request failed for good. */
 static void io_failed(void *arg, const char *msg)
 {
@@ -113,11 +124,7 @@ static int attempt(struct fuse_local *l, struct fuse_buf *b, int write, size_t l
 		atomic_fetch_sub(&b->refs, 1);
 		return -1;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + l->cfg.timeout_ns;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
+	struct timespec ts = fusefs_deadline(l->cfg.timeout_ns);
 	pthread_mutex_lock(&b->mu);
 	while (!b->done && pthread_cond_timedwait(&b->cv, &b->mu, &ts) == 0)
 		;

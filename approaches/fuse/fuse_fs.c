@@ -55,11 +55,7 @@ struct fusefs {
 /* Wait (bounded) until chunk c is no longer being stored. */
 static void wait_store(struct fusefs *fs, uint64_t c)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t ns = (uint64_t)ts.tv_nsec + fs->o.store_wait_ns;
-	ts.tv_sec += (time_t)(ns / 1000000000ull);
-	ts.tv_nsec = (long)(ns % 1000000000ull);
+	struct timespec ts = fusefs_deadline(fs->o.store_wait_ns);
 	pthread_mutex_lock(&fs->store_mu);
 	while (fs->storing == (int64_t)c)
 		if (pthread_cond_timedwait(&fs->store_cond, &fs->store_mu, &ts))

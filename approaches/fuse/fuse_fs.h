@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -74,6 +75,17 @@ struct fusefs_stats {
 };
 
 struct fusefs;
+
+/* The CLOCK_REALTIME time ns from now, for pthread_cond_timedwait(). */
+static inline struct timespec fusefs_deadline(uint64_t ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns += (uint64_t)ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000ull);
+	ts.tv_nsec = (long)(ns % 1000000000ull);
+	return ts;
+}
 
 /* Mount and start serving; returns once the kernel finished INIT and has
  * looked the file up (so stores find its inode).

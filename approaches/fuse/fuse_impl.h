@@ -99,6 +99,8 @@ void fuse_data_counters(struct fuse_local *l);
 void fuse_data_fini(struct fuse_local *l);
 /* Record a fatal error once and tell the harness. */
 void fuse_fatal(struct fuse_local *l, const char *msg);
+/* The recorded fatal error into e (-1), or 0 when there is none. */
+int fuse_failed(struct fuse_local *l, struct err *e);
 
 /* fuse_prefetch.c: notify_store prefetch. new() before the engine starts
  * (it collects what the engine pulls), begin() once the file is mounted. */

@@ -45,9 +45,8 @@ struct fuse_mig {
 	_Atomic uint8_t *served;     /* chunks the destination has read */
 	atomic_ullong served_bytes;
 	int ctl;                     /* source: connection to the destination */
-	int lfd, stop[2];            /* destination: control listener */
-	pthread_t thread;
-	int started;
+	int lfd;                     /* destination: control listener */
+	struct fuse_ctl_thread t;
 	struct fuse_local *l;
 };
 
@@ -66,27 +65,29 @@ static int mig_read(struct backend *b, void *buf, size_t len, uint64_t off, stru
 	return 0;
 }
 
-/* The export is read-only. */
+/* Writes, flushes, trims: the server refuses them (read-only export);
+ * should one come, it goes where the reads come from. */
 static int mig_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
 {
-	(void)b, (void)buf, (void)len, (void)off;
-	return err_errno(e, EROFS, "the migration source is read-only");
+	return backend_write(((struct fuse_mig *)b)->inner, buf, len, off, e);
 }
 
-/* Nothing to flush. */
 static int mig_flush(struct backend *b, struct err *e)
 {
-	(void)b, (void)e;
-	return 0;
+	return backend_flush(((struct fuse_mig *)b)->inner, e);
 }
 
-/* Read-only. */
 static int mig_trim(struct backend *b, size_t len, uint64_t off, struct err *e)
 {
-	return mig_write(b, NULL, len, off, e);
+	return backend_trim(((struct fuse_mig *)b)->inner, len, off, e);
 }
 
-/* Owned by struct fuse_mig. */
+static int mig_zero(struct backend *b, size_t len, uint64_t off, struct err *e)
+{
+	return backend_zero(((struct fuse_mig *)b)->inner, len, off, e);
+}
+
+/* The inner backend is closed with the migration state. */
 static void mig_close(struct backend *b)
 {
 	(void)b;
@@ -98,7 +99,7 @@ static const struct backend_ops mig_ops = {
 	.write = mig_write,
 	.flush = mig_flush,
 	.trim = mig_trim,
-	.zero = mig_trim,
+	.zero = mig_zero,
 	.close = mig_close,
 };
 
@@ -109,7 +110,7 @@ static struct fuse_mig *mig_new(struct fuse_local *l, struct err *e)
 	if (!mg)
 		return err_errno(e, ENOMEM, "fuse migration"), NULL;
 	mg->l = l;
-	mg->ctl = mg->lfd = mg->stop[0] = mg->stop[1] = -1;
+	mg->ctl = mg->lfd = -1;
 	l->mig = mg;
 	return mg;
 }
@@ -210,12 +211,8 @@ int fuse_migrate_source(struct region *r, struct migration *m, struct err *e)
 {
 	struct fuse_local *l = r->priv;
 	struct fuse_mig *mg = l->mig;
-	if (atomic_load(&l->failed)) {
-		pthread_mutex_lock(&l->err_mu);
-		err_set(e, "%s", l->fatal.msg);
-		pthread_mutex_unlock(&l->err_mu);
+	if (fuse_failed(l, e))
 		return -1;
-	}
 	if (!mg)
 		return err_set(e, "fuse: migrate_source without a migration source");
 	if (mig_hello(l, e))
@@ -275,7 +272,7 @@ static void dest_conn(struct fuse_mig *mg, int fd)
 {
 	struct fuse_local *l = mg->l;
 	for (;;) {
-		struct pollfd p[2] = {{mg->stop[0], POLLIN, 0}, {fd, POLLIN, 0}};
+		struct pollfd p[2] = {{mg->t.stop[0], POLLIN, 0}, {fd, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return;
 		if (p[0].revents)
@@ -310,7 +307,7 @@ static void *dest_run(void *arg)
 {
 	struct fuse_mig *mg = arg;
 	for (;;) {
-		struct pollfd p[2] = {{mg->stop[0], POLLIN, 0}, {mg->lfd, POLLIN, 0}};
+		struct pollfd p[2] = {{mg->t.stop[0], POLLIN, 0}, {mg->lfd, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
@@ -340,11 +337,12 @@ static int dest_connect(struct fuse_local *l, struct err *e)
 	}
 }
 
-/* Destination process: a managed mount pulling from the source. */
+/* Destination process: a managed mount pulling from the source (on
+ * failure, what was set up is in r->priv for close()). */
 int fuse_migrate_dest(const struct scenario *sc, struct region *r, struct err *e)
 {
 	struct fuse_local *l = fuse_local_new(sc, r, e);
-	if (!l)
+	if (!(r->priv = l))
 		return -1;
 	l->cfg.managed = 1; /* the destination always has an engine: it leeches */
 	l->is_dest = 1;
@@ -352,19 +350,10 @@ int fuse_migrate_dest(const struct scenario *sc, struct region *r, struct err *e
 	struct fuse_mig *mg = mig_new(l, e);
 	if (!mg || (l->cfg.prefetch == FUSE_PREFETCH_STORE && !(l->pf = fuse_prefetch_new(l, e))) ||
 	    dest_connect(l, e) || fuse_local_mount(l, "fuse-dest", e))
-		goto fail;
+		return -1;
 	if ((mg->lfd = fuse_ctl_listen(sc->third_addr, sc->ctl_port, e)) < 0)
-		goto fail;
-	if (pipe2(mg->stop, O_CLOEXEC) || pthread_create(&mg->thread, NULL, dest_run, mg)) {
-		err_errno(e, errno, "fuse migration: control thread");
-		goto fail;
-	}
-	mg->started = 1;
-	r->priv = l;
-	return 0;
-fail:
-	fuse_local_free(l);
-	return -1;
+		return -1;
+	return fuse_ctl_thread_start(&mg->t, dest_run, mg, e);
 }
 
 /* Stop serving (source) or listening (destination). */
@@ -374,11 +363,7 @@ void fuse_mig_stop(struct fuse_local *l)
 	if (!mg)
 		return;
 	l->mig = NULL;
-	if (mg->started) {
-		if (write(mg->stop[1], "x", 1) < 0)
-			log_debug("fuse migration: stop: %s", strerror(errno));
-		pthread_join(mg->thread, NULL);
-	}
+	fuse_ctl_thread_stop(&mg->t);
 	if (mg->srv) {
 		struct nbd_server_stats st;
 		nbd_server_stats(mg->srv, &st);
@@ -386,9 +371,6 @@ void fuse_mig_stop(struct fuse_local *l)
 		nbd_server_free(mg->srv);
 	}
 	backend_close(mg->inner);
-	for (int i = 0; i < 2; i++)
-		if (mg->stop[i] >= 0)
-			close(mg->stop[i]);
 	if (mg->lfd >= 0)
 		close(mg->lfd);
 	if (mg->ctl >= 0)

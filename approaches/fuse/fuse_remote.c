@@ -45,9 +45,8 @@ struct fuse_host {
 	struct host inner;         /* the shared NBD remote side's host (its priv is its own) */
 	struct backend *b;         /* memsync's own remote copy (inner's backend) */
 	struct remote *ext;        /* -o remote=URI */
-	int lfd, stop[2];
-	pthread_t thread;
-	int started;
+	int lfd;
+	struct fuse_ctl_thread pub;
 	int fds[PUB_MAX_CLIENTS], sub[PUB_MAX_CLIENTS], nfds;
 	unsigned char *piece;
 	uint64_t announced;
@@ -113,7 +112,7 @@ static void *pub_run(void *arg)
 {
 	struct fuse_host *fh = arg;
 	for (;;) {
-		struct pollfd p[PUB_MAX_CLIENTS + 2] = {{fh->stop[0], POLLIN, 0}, {fh->lfd, POLLIN, 0}};
+		struct pollfd p[PUB_MAX_CLIENTS + 2] = {{fh->pub.stop[0], POLLIN, 0}, {fh->lfd, POLLIN, 0}};
 		for (int i = 0; i < fh->nfds; i++)
 			p[i + 2] = (struct pollfd){fh->fds[i], POLLIN, 0};
 		if (poll(p, (nfds_t)fh->nfds + 2, -1) < 0 && errno != EINTR)
@@ -151,12 +150,7 @@ static int pub_start(struct fuse_host *fh, const char *addr, int port, struct er
 		return err_errno(e, ENOMEM, "fuse remote");
 	if ((fh->lfd = fuse_ctl_listen(addr, port, e)) < 0)
 		return -1;
-	if (pipe2(fh->stop, O_CLOEXEC))
-		return err_errno(e, errno, "fuse remote: pipe");
-	if (pthread_create(&fh->thread, NULL, pub_run, fh))
-		return err_set(e, "fuse remote: cannot start the publisher");
-	fh->started = 1;
-	return 0;
+	return fuse_ctl_thread_start(&fh->pub, pub_run, fh, e);
 }
 
 /* ---- the remote hooks ---------------------------------------------------- */
@@ -192,7 +186,7 @@ int fuse_serve(struct host *h, struct err *e)
 	struct fuse_host *fh = calloc(1, sizeof *fh);
 	if (!fh)
 		return err_errno(e, ENOMEM, "fuse remote");
-	fh->lfd = fh->stop[0] = fh->stop[1] = -1;
+	fh->lfd = -1;
 	h->priv = fh;
 	if (cfg.remote[0]) {
 		if (!(fh->ext = remote_connect(cfg.remote, 1, e)))
@@ -228,14 +222,7 @@ void fuse_serve_stop(struct host *h)
 	if (!fh)
 		return;
 	h->priv = NULL;
-	if (fh->started) {
-		if (write(fh->stop[1], "x", 1) < 0)
-			log_debug("fuse remote: stop: %s", strerror(errno));
-		pthread_join(fh->thread, NULL);
-	}
-	for (int i = 0; i < 2; i++)
-		if (fh->stop[i] >= 0)
-			close(fh->stop[i]);
+	fuse_ctl_thread_stop(&fh->pub);
 	if (fh->lfd >= 0)
 		close(fh->lfd);
 	approach_nbd_serve_stop(&fh->inner);
@@ -251,8 +238,8 @@ void fuse_serve_stop(struct host *h)
 
 struct fuse_watch {
 	struct fuse_local *l;
-	int fd, stop[2];
-	pthread_t thread;
+	int fd;
+	struct fuse_ctl_thread t;
 	uint64_t changes;
 };
 
@@ -284,7 +271,7 @@ static void *watch_run(void *arg)
 {
 	struct fuse_watch *w = arg;
 	for (;;) {
-		struct pollfd p[2] = {{w->stop[0], POLLIN, 0}, {w->fd, POLLIN, 0}};
+		struct pollfd p[2] = {{w->t.stop[0], POLLIN, 0}, {w->fd, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
@@ -320,17 +307,11 @@ struct fuse_watch *fuse_watch_start(struct fuse_local *l, struct err *e)
 	if (!w)
 		return err_errno(e, ENOMEM, "fuse"), NULL;
 	w->l = l;
-	w->stop[0] = w->stop[1] = -1;
 	if ((w->fd = fuse_ctl_connect(l->sc->remote_addr, l->sc->ctl_port, 5000, e)) < 0 ||
-	    fuse_ctl_send(w->fd, FUSE_CTL_SUB, 0, 0, NULL, 0, e) || pipe2(w->stop, O_CLOEXEC) ||
-	    pthread_create(&w->thread, NULL, watch_run, w)) {
-		if (!e->set)
-			err_errno(e, errno, "fuse: change notices");
+	    fuse_ctl_send(w->fd, FUSE_CTL_SUB, 0, 0, NULL, 0, e) || fuse_ctl_thread_start(&w->t, watch_run, w, e)) {
+		fuse_ctl_thread_stop(&w->t);
 		if (w->fd >= 0)
 			close(w->fd);
-		for (int i = 0; i < 2; i++)
-			if (w->stop[i] >= 0)
-				close(w->stop[i]);
 		free(w);
 		return NULL;
 	}
@@ -342,12 +323,8 @@ void fuse_watch_stop(struct fuse_watch *w)
 {
 	if (!w)
 		return;
-	if (write(w->stop[1], "x", 1) < 0)
-		log_debug("fuse: watch stop: %s", strerror(errno));
-	pthread_join(w->thread, NULL);
+	fuse_ctl_thread_stop(&w->t);
 	close(w->fd);
-	close(w->stop[0]);
-	close(w->stop[1]);
 	if (w->changes)
 		log_debug("fuse: %" PRIu64 " change notices applied", w->changes);
 	free(w);

@@ -200,6 +200,7 @@ static int cmd_mount(struct args *a, const sigset_t *set)
 	struct err e = {0};
 	if (fuse_ops.check_options(&a->sc, &e) || fuse_ops.open(&a->sc, &r, &e)) {
 		fprintf(stderr, "memsync-fuse mount: %s\n", e.msg);
+		fuse_ops.close(&r);
 		return 1;
 	}
 	printf("%s\n", r.path);
