@@ -2,8 +2,7 @@
 # per mount and prefetch mode (off, readahead, notify_store).
 include "pivot";
 include "fuse-series";
-[ measured("access") | select(.approach == "fuse" and .options.prefetch != null and .options.wait_pull == null
-  and .options.chunk == null and .options.inflight == null) ]
+[ measured("access") | select(.approach == "fuse" and .options.prefetch != null and only(["mount", "prefetch"])) ]
 | group_by([series, .options.prefetch, .workload, .profile])
 | map(["\(.[0] | series) \(.[0].options.prefetch)", "\(.[0].workload)/\(.[0].profile)", (map(.throughput_mb_s) | median)])
 | pivot

@@ -13,7 +13,8 @@
 #                        after the pull), first access local/wan, managed
 #                        1 GiB at wan and at 25 ms unlimited, migration of
 #                        1 GiB with a 10 MB/s writer at wan
-#   fuse-first.jsonl     first-access latency vs RTT, side by side
+#   fuse-first.jsonl     first-access latency vs RTT, side by side (fuse also
+#                        with 4 KiB requests)
 #   fuse-rtt.jsonl       seq-read and rand-read MB/s vs RTT, side by side
 #   fuse-write.jsonl     seq-write and rand-write MB/s vs RTT, side by side
 #   fuse-inflight.jsonl  managed seq-read vs pull requests in flight (1-256)
@@ -66,13 +67,21 @@ for _ in $(seq "$rep"); do
 		-s "$tsize" --netem none
 	run fuse-targets.jsonl -a fuse -o mount=managed -w seq-read -p wan,"$r25" -s "$tsize" -o inflight=64
 done
+# First access: with the default 1 MiB requests the faulting page comes with
+# its READ of up to 1 MiB (and the readahead window's other READs); with
+# 4 KiB requests (max_io, ra, chunk) it is one small round trip.
+small=(-o max_io=4k -o ra=4k -o chunk=4k)
 for m in managed direct; do
 	run fuse-targets.jsonl -a fuse -o mount=$m -w first-access -p local,wan -s 8M -r "$frep"
+	run fuse-targets.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p local,wan -s 8M -r "$frep"
 done
 run fuse-targets.jsonl --migrate -a fuse -w "$F/workloads/migrate-writer-80mbit.conf" -p wan -s "$msize" -r "$rep"
 
 # Side by side vs RTT: first access, reads, writes.
 side fuse-first.jsonl -w first-access -p "$rtts" -s 8M -r "$frep"
+for m in managed direct; do
+	run fuse-first.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p "$rtts" -s 8M -r "$frep"
+done
 for _ in $(seq "$rep"); do
 	side fuse-rtt.jsonl -w seq-read,rand-read -p "$rtts" -s "$size"
 	side fuse-write.jsonl -w seq-write,rand-write -p "$rtts" -s "$size"
