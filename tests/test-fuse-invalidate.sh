@@ -3,8 +3,9 @@
 # range; another writer changes that range on the remote (through the
 # remote side, which announces it); the mapping sees the new bytes without
 # remapping. With notify=off the same mapping keeps showing the old bytes,
-# which proves the test can fail. Both mount styles; memsync-fuse runs the
-# approach's two sides outside a scenario.
+# which proves the test can fail. Both mount styles, and the managed one
+# with notify_store prefetch (stores must not bring old bytes back);
+# memsync-fuse runs the approach's two sides outside a scenario.
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires_approach fuse
@@ -27,12 +28,14 @@ cleanup_fn "stop $spid"
 wait_line "$T/serve" "^port"
 read -r _ port _ ctl <"$T/serve"
 version=1
-for m in direct managed; do
+for m in direct managed managed+notify_store; do
+	pf=readahead
+	[ "$m" = managed+notify_store ] && pf=notify_store
 	for notify in on off; do
 		dir=$T/$m-$notify
 		mkdir -p "$dir"
-		"$tool" mount --dir "$dir" --size 16M --port "$port" --ctl-port "$ctl" -o mount=$m -o notify=$notify \
-			>"$dir/mount" 2>"$dir/mount.err" &
+		"$tool" mount --dir "$dir" --size 16M --port "$port" --ctl-port "$ctl" -o mount=${m%+*} -o prefetch=$pf \
+			-o notify=$notify >"$dir/mount" 2>"$dir/mount.err" &
 		mpid=$!
 		cleanup_fn "stop $mpid"
 		wait_line "$dir/mount" region

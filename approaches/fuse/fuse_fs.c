@@ -43,6 +43,7 @@ struct fusefs {
 	pthread_mutex_t store_mu;
 	pthread_cond_t store_cond;
 	int64_t storing;           /* chunk being stored, or -1 */
+	atomic_ullong gen;         /* invalidations so far: a store of older bytes is dropped */
 	pthread_key_t scratch;     /* per worker: a buffer for WRITE data held in a pipe */
 	int scratch_made;
 	unsigned dev_major, dev_minor;
@@ -86,8 +87,15 @@ int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* Store one chunk unless the kernel has seen it. */
-static int store_chunk(struct fusefs *fs, uint64_t c, const void *data, size_t len, struct err *e)
+/* The invalidation generation: read it before fetching the bytes to store. */
+uint64_t fusefs_generation(struct fusefs *fs)
+{
+	return atomic_load(&fs->gen);
+}
+
+/* Store one chunk unless the kernel has seen it or it was invalidated
+ * since the bytes were read (generation gen). */
+static int store_chunk(struct fusefs *fs, uint64_t c, const void *data, size_t len, uint64_t gen, struct err *e)
 {
 	uint8_t none = K_NONE;
 	if (!atomic_compare_exchange_strong(&fs->kstate[c], &none, K_STORING)) {
@@ -95,7 +103,13 @@ static int store_chunk(struct fusefs *fs, uint64_t c, const void *data, size_t l
 		return 0;
 	}
 	pthread_mutex_lock(&fs->store_mu);
-	fs->storing = (int64_t)c;
+	if (gen != atomic_load(&fs->gen)) { /* the bytes may be older than an invalidation */
+		atomic_store(&fs->kstate[c], K_NONE);
+		pthread_mutex_unlock(&fs->store_mu);
+		atomic_fetch_add(&fs->store_skips, 1);
+		return 0;
+	}
+	fs->storing = (int64_t)c; /* from here an invalidation waits for this store */
 	pthread_mutex_unlock(&fs->store_mu);
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
 	bv.buf[0].mem = (void *)data;
@@ -115,7 +129,7 @@ static int store_chunk(struct fusefs *fs, uint64_t c, const void *data, size_t l
 }
 
 /* Store whole chunks [off, off + len) into the page cache. */
-int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, struct err *e)
+int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, uint64_t gen, struct err *e)
 {
 	int stored = 0;
 	for (uint64_t at = off; at < off + len;) {
@@ -123,7 +137,7 @@ int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, 
 		uint64_t end = (c + 1) * fs->o.chunk;
 		if (end > off + len)
 			end = off + len;
-		int rc = store_chunk(fs, c, (const char *)data + (at - off), (size_t)(end - at), e);
+		int rc = store_chunk(fs, c, (const char *)data + (at - off), (size_t)(end - at), gen, e);
 		if (rc < 0)
 			return -1;
 		stored |= rc;
@@ -137,6 +151,13 @@ int fusefs_invalidate(struct fusefs *fs, uint64_t off, uint64_t len, struct err 
 {
 	if (!len || off >= fs->o.size)
 		return 0;
+	/* Stores of bytes read before now are dropped; one under way ends first. */
+	atomic_fetch_add(&fs->gen, 1);
+	int64_t lo = (int64_t)(off / fs->o.chunk), hi = (int64_t)((off + len - 1) / fs->o.chunk);
+	pthread_mutex_lock(&fs->store_mu);
+	while (fs->storing >= lo && fs->storing <= hi)
+		pthread_cond_wait(&fs->store_cond, &fs->store_mu);
+	pthread_mutex_unlock(&fs->store_mu);
 	int rc = fuse_lowlevel_notify_inval_inode(fs->se, INO_FILE, (off_t)off, (off_t)len);
 	if (rc < 0 && rc != -ENOENT)
 		return err_errno(e, -rc, "fuse: notify_inval_inode [%llu, +%llu)", (unsigned long long)off,

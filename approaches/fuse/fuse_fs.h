@@ -98,14 +98,19 @@ static inline struct timespec fusefs_deadline(uint64_t ns)
 struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e);
 /* Path of the file (mountpoint/region). */
 const char *fusefs_path(const struct fusefs *fs);
-/* Store [off, off + len) (chunk-aligned, whole chunks) into the page cache
- * unless the kernel has seen one of its chunks. One caller thread at a
- * time. Returns 1 stored, 0 skipped, -1 on error. */
-int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, struct err *e);
+/* The invalidation generation: take it before reading the bytes to store. */
+uint64_t fusefs_generation(struct fusefs *fs);
+/* Store [off, off + len) (chunk-aligned, whole chunks) into the page cache,
+ * each chunk unless the kernel has seen it or an invalidation came after
+ * generation gen (the bytes may be older). One caller thread at a time.
+ * Returns 1 stored (any chunk), 0 skipped, -1 on error. */
+int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, uint64_t gen, struct err *e);
 /* Has the kernel seen (read or written) any chunk of [off, off + len)? */
 int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len);
 /* Drop [off, off + len) from the page cache (dirty pages are written back
- * first) and make its chunks storable again. Not from a request handler. */
+ * first) and make its chunks storable again; a store under way in it ends
+ * first, one of bytes read before this call is dropped. Not from a request
+ * handler. */
 int fusefs_invalidate(struct fusefs *fs, uint64_t off, uint64_t len, struct err *e);
 /* Counters. */
 void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s);

@@ -21,9 +21,15 @@ const char *fusefs_path(const struct fusefs *fs)
 	return "";
 }
 
-int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, struct err *e)
+uint64_t fusefs_generation(struct fusefs *fs)
 {
-	(void)fs, (void)off, (void)len, (void)data;
+	(void)fs;
+	return 0;
+}
+
+int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, uint64_t gen, struct err *e)
+{
+	(void)fs, (void)off, (void)len, (void)data, (void)gen;
 	return err_set(e, "fuse: built without libfuse3");
 }
 

@@ -54,11 +54,11 @@ void fuse_prefetch_on_pulled(void *arg, uint64_t off, size_t len, const void *da
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Store [off, off + len) from p->buf; failures are only logged. */
-static void store(struct fuse_prefetch *p, uint64_t off, size_t len)
+/* Store [off, off + len) from p->buf, read at generation gen; failures are only logged. */
+static void store(struct fuse_prefetch *p, uint64_t off, size_t len, uint64_t gen)
 {
 	struct err e = {0};
-	int rc = fusefs_store(p->l->fs, off, len, p->buf->data, &e);
+	int rc = fusefs_store(p->l->fs, off, len, p->buf->data, gen, &e);
 	if (rc < 0)
 		log_debug("fuse prefetch: %s", e.msg);
 	else
@@ -74,11 +74,12 @@ static void store_managed(struct fuse_prefetch *p, uint64_t c)
 	if (fusefs_seen(l->fs, off, len))
 		return;
 	struct err e = {0};
+	uint64_t gen = fusefs_generation(l->fs);
 	if (managed_read(l->mg, p->buf->data, len, off, &e)) {
 		log_debug("fuse prefetch: %s", e.msg);
 		return;
 	}
-	store(p, off, len);
+	store(p, off, len, gen);
 }
 
 /* Managed: store chunks as the engine pulls them. */
@@ -125,13 +126,14 @@ static void run_direct(struct fuse_prefetch *p)
 		if (c >= off + len)
 			continue;
 		struct err e = {0};
+		uint64_t gen = fusefs_generation(l->fs);
 		if (fuse_remote_io(l, &p->buf, 0, len, off, &e)) {
 			p->batches_failed++;
 			log_debug("fuse prefetch: %s", e.msg);
 			continue;
 		}
 		atomic_fetch_add(&l->pulled_direct, len);
-		store(p, off, len);
+		store(p, off, len, gen);
 	}
 	log_debug("fuse prefetch: region read in %.3f s, %" PRIu64 " chunks stored", (double)(now_ns() - t0) / 1e9,
 		  p->stored);
