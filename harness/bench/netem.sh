@@ -148,6 +148,12 @@ measure() {
 		      loss: (if $lossl == null then false else
 			     (($lossl - $loss) | fabs) <= 300 * ((($loss / 100) * (1 - $loss / 100) / ($udp.link_packets + $udp.link_drops)) | sqrt) + 0.05 end)},
 		 user_link_mtu: (if $drv == "user" then ($mtu | tonumber) else null end)}' >> "$out"
+	# A full native pass stores what the driver delivered as its ceiling for this
+	# profile (netem/ceilings/DRIVER.conf): scenario records on a profile asking
+	# for more carry link_capped. Quick passes and the VM lab store nothing.
+	if [ "$in_vm" = 0 ] && [ "${MEMSYNC_QUICK:-0}" = 0 ]; then
+		"$net" ceiling --driver "$drv" --profile "$prof" --set "$(jq -n "$tcp / 1e6 | floor")" >/dev/null
+	fi
 }
 
 bench_params "vm_lab=$([ "$in_vm" = 1 ] && echo true || echo false)" "drivers=$drivers" "profiles=$profiles" \
