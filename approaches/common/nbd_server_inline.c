@@ -23,7 +23,8 @@
 #include "log.h"
 #include "nbd_server_int.h"
 
-#define INBUF_SIZE (256u * 1024)   /* requests read in one recv */
+#define INBUF_MIN (16u * 1024)     /* the input buffer starts this small ... */
+#define INBUF_SIZE (256u * 1024)   /* ... and grows to this while recvs fill it (requests read in one recv) */
 #define BATCH_IOV 128              /* replies sent in one sendmsg */
 #define BIG_WRITE (32u * 1024)     /* writes this big: header and payload read alone */
 #define BIG_READ (64u * 1024)      /* read replies this big go after the small ones of their batch */
@@ -83,6 +84,17 @@ static int batch_flush(struct nbd_conn *c, struct batch *b)
 	return rc;
 }
 
+/* Resize the buffer to cap bytes (at least what it holds). */
+static int inbuf_resize(struct inbuf *in, size_t cap)
+{
+	unsigned char *p = realloc(in->p, cap);
+	if (!p)
+		return -1;
+	in->p = p;
+	in->cap = cap;
+	return 0;
+}
+
 /* Make room to receive towards need bytes from start: move what is
  * buffered to the front; once that fills the buffer, grow it (up to need,
  * so memory follows the bytes that arrive, not what a header claims). */
@@ -95,14 +107,10 @@ static int inbuf_make_room(struct nbd_conn *c, struct inbuf *in, size_t need)
 	}
 	if (in->end < in->cap)
 		return 0;
-	size_t cap = in->cap * 2 < need ? in->cap * 2 : need;
-	unsigned char *p = realloc(in->p, cap);
-	if (!p) {
+	if (inbuf_resize(in, in->cap * 2 < need ? in->cap * 2 : need)) {
 		log_warn("nbd: %s: out of memory for a request of %zu bytes", c->peer, need);
 		return -1;
 	}
-	in->p = p;
-	in->cap = cap;
 	return 0;
 }
 
@@ -125,6 +133,10 @@ static int inbuf_need(struct nbd_conn *c, struct batch *b, struct inbuf *in, siz
 		if (n <= 0)
 			return -1;
 		in->end += (size_t)n;
+		/* A recv that filled the buffer left more behind: read more at once
+		 * next time (kept at the smaller size if memory is short). */
+		if ((size_t)n == room && !exact && in->cap < INBUF_SIZE)
+			inbuf_resize(in, in->cap * 2 < INBUF_SIZE ? in->cap * 2 : INBUF_SIZE);
 	}
 	return 0;
 }
@@ -221,10 +233,12 @@ static int inline_request(struct nbd_conn *c, struct batch *b, struct inbuf *in,
 /* Serve the transmission phase of c on this thread. */
 void nbd_conn_serve_inline(struct nbd_conn *c)
 {
-	struct inbuf in = {.p = malloc(INBUF_SIZE), .cap = INBUF_SIZE};
-	struct batch *b = calloc(1, sizeof *b);
+	struct inbuf in = {.p = malloc(INBUF_MIN), .cap = INBUF_MIN};
+	struct batch batch, *b = &batch; /* about 12 KiB */
 	int big_writes = 0; /* large writes arriving: headers and payloads read alone */
-	if (!in.p || !b) {
+	b->nsmall = b->nbig = b->nhdr = 0;
+	b->big_bytes = 0;
+	if (!in.p) {
 		log_warn("nbd: %s: out of memory", c->peer);
 		goto out;
 	}
@@ -242,5 +256,4 @@ void nbd_conn_serve_inline(struct nbd_conn *c)
 out:
 	nbd_conn_kill(c);
 	free(in.p);
-	free(b);
 }
