@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -156,6 +157,17 @@ void nbd_conn_log_error(struct nbd_conn *c, const struct nbd_request *r, uint32_
 	char name[16];
 	log_info("nbd: %s: %s offset %" PRIu64 " length %u flags 0x%x: error %u", c->peer,
 		 nbd_cmd_name(r->type, name, sizeof name), r->offset, r->length, r->flags, error);
+}
+
+/* Resize a buffer to cap bytes; on failure it stays as it was. */
+int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap)
+{
+	unsigned char *p = realloc(*buf, cap);
+	if (!p)
+		return -1;
+	*buf = p;
+	*cap_now = cap;
+	return 0;
 }
 
 /* Bound how long a receive may wait (0 = forever); sockets only. */

@@ -84,17 +84,6 @@ static int batch_flush(struct nbd_conn *c, struct batch *b)
 	return rc;
 }
 
-/* Resize the buffer to cap bytes (at least what it holds). */
-static int inbuf_resize(struct inbuf *in, size_t cap)
-{
-	unsigned char *p = realloc(in->p, cap);
-	if (!p)
-		return -1;
-	in->p = p;
-	in->cap = cap;
-	return 0;
-}
-
 /* Make room to receive towards need bytes from start: move what is
  * buffered to the front; once that fills the buffer, grow it (up to need,
  * so memory follows the bytes that arrive, not what a header claims). */
@@ -107,7 +96,7 @@ static int inbuf_make_room(struct nbd_conn *c, struct inbuf *in, size_t need)
 	}
 	if (in->end < in->cap)
 		return 0;
-	if (inbuf_resize(in, in->cap * 2 < need ? in->cap * 2 : need)) {
+	if (nbd_buf_resize(&in->p, &in->cap, in->cap * 2 < need ? in->cap * 2 : need)) {
 		log_warn("nbd: %s: out of memory for a request of %zu bytes", c->peer, need);
 		return -1;
 	}
@@ -136,7 +125,7 @@ static int inbuf_need(struct nbd_conn *c, struct batch *b, struct inbuf *in, siz
 		/* A recv that filled the buffer left more behind: read more at once
 		 * next time (kept at the smaller size if memory is short). */
 		if ((size_t)n == room && !exact && in->cap < INBUF_SIZE)
-			inbuf_resize(in, in->cap * 2 < INBUF_SIZE ? in->cap * 2 : INBUF_SIZE);
+			nbd_buf_resize(&in->p, &in->cap, in->cap * 2 < INBUF_SIZE ? in->cap * 2 : INBUF_SIZE);
 	}
 	return 0;
 }

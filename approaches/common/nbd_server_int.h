@@ -90,6 +90,9 @@ void nbd_conn_stop_reading(struct nbd_conn *c);
 int nbd_conn_drop(struct nbd_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log a request answered with an error (one line). */
 void nbd_conn_log_error(struct nbd_conn *c, const struct nbd_request *r, uint32_t error);
+/* Resize the buffer *buf (of *cap_now bytes) to cap bytes: 0, or -1 with
+ * the buffer as it was. */
+int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap);
 /* A connection's thread: serve it, close the socket, count it gone. */
 void *nbd_conn_run(void *arg);
 

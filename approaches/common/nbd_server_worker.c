@@ -24,14 +24,7 @@ struct worker {
 /* Make sure the worker's buffer holds len bytes (len <= NBD_MAX_REQUEST). */
 static int worker_reserve(struct worker *w, size_t len)
 {
-	if (len <= w->cap)
-		return 0;
-	unsigned char *p = realloc(w->buf, len);
-	if (!p)
-		return -1;
-	w->buf = p;
-	w->cap = len;
-	return 0;
+	return len <= w->cap ? 0 : nbd_buf_resize(&w->buf, &w->cap, len);
 }
 
 /* Call one backend operation, split into aligned chunks if configured. */
@@ -68,18 +61,15 @@ uint32_t nbd_conn_execute(struct nbd_conn *c, const struct nbd_request *r, unsig
 	int rc = 0;
 	switch (r->type) {
 	case NBD_CMD_READ:
-		atomic_fetch_add(&s->reads, 1);
+	case NBD_CMD_WRITE: {
+		int rd = r->type == NBD_CMD_READ;
+		atomic_fetch_add(rd ? &s->reads : &s->writes, 1);
 		if (!in_place)
 			rc = backend_call(s, r->type, data, r->length, r->offset, &e);
 		if (!rc)
-			atomic_fetch_add(&s->bytes_read, r->length);
+			atomic_fetch_add(rd ? &s->bytes_read : &s->bytes_written, r->length);
 		break;
-	case NBD_CMD_WRITE:
-		atomic_fetch_add(&s->writes, 1);
-		rc = backend_call(s, r->type, data, r->length, r->offset, &e);
-		if (!rc)
-			atomic_fetch_add(&s->bytes_written, r->length);
-		break;
+	}
 	case NBD_CMD_FLUSH:
 		atomic_fetch_add(&s->flushes, 1);
 		rc = backend_flush(s->b, &e);

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-# make-corpus.py [DIR] - write the seed corpus of the NBD fuzz targets into
-# DIR (default: corpus/ next to this script; the committed one is made by
-# it): well-formed client sessions for fuzz_nbd_server (a mode byte, then
-# the stream: see fuzz_nbd_server.c) so that the fuzzer starts past the
-# magics, and request headers with export sizes for fuzz_nbd_proto.
+# make-corpus.py [DIR | SERVER_DIR PROTO_DIR] - write the seed corpus of the
+# NBD fuzz targets into DIR/fuzz_nbd_server and DIR/fuzz_nbd_proto (default
+# DIR: corpus/ next to this script, the committed corpus), or into the two
+# directories given: well-formed client sessions for fuzz_nbd_server (a
+# mode byte, then the stream: see fuzz_nbd_server.c) so that the fuzzer
+# starts past the magics, and request headers with export sizes for
+# fuzz_nbd_proto.
 import os, struct, sys
 
 OPTS, REQ = 0x49484156454F5054, 0x25609513
@@ -35,9 +37,11 @@ sessions = {
     "cut-write": flags + go + req(1, 0, 4096) + b"\x55" * 1000,
     "too-big-option": flags + struct.pack(">QII", OPTS, 7, 8192) + b"\0" * 8192 + go + req(2, 0, 0),
 }
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-server = os.path.join(out, "fuzz_nbd_server")
-proto = os.path.join(out, "fuzz_nbd_proto")
+if len(sys.argv) == 3:
+    server, proto = sys.argv[1], sys.argv[2]
+else:
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    server, proto = os.path.join(out, "fuzz_nbd_server"), os.path.join(out, "fuzz_nbd_proto")
 os.makedirs(server, exist_ok=True)
 os.makedirs(proto, exist_ok=True)
 for name, data in sessions.items():
