@@ -1,8 +1,10 @@
 /*
  * nbd_server.c - the NBD server object: listening on TCP or a UNIX
- * socket, the accept thread, one thread per connection (its work is in
- * nbd_server_conn.c and the files it calls), the counters, and stopping
- * (see nbd_server.h for the design, nbd_server_int.h for the files).
+ * socket, the accept thread, one thread per connection that runs the
+ * handshake and then the transmission phase in the mode the backend
+ * allows (or one connection over memory on the caller's thread), the
+ * counters, and stopping (see nbd_server.h for the design,
+ * nbd_server_int.h for the files).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,6 +25,75 @@
 #include "nbd_server_int.h"
 
 #define NOTSENT_LOWAT (1024 * 1024) /* default unsent bytes the kernel may hold per connection */
+#define HANDSHAKE_TIMEOUT_S 60      /* a silent client is dropped after this */
+
+/* ---- a connection's life: handshake, then transmission ---- */
+
+/* Bound how long a receive may wait (0 = forever); sockets only. */
+static void conn_set_timeout(struct nbd_conn *c, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+	if (c->fd >= 0)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* Handshake, then transmission until the connection ends; 1 if it got
+ * past the handshake (then it is still counted active: the caller ends that). */
+static int conn_serve(struct nbd_conn *c)
+{
+	struct nbd_server *s = c->s;
+	conn_set_timeout(c, HANDSHAKE_TIMEOUT_S);
+	if (nbd_conn_handshake(c))
+		return 0;
+	atomic_fetch_add(&s->connections_active, 1);
+	conn_set_timeout(c, 0);
+	if (s->opts.workers == 1 && backend_base(s->b) && !s->opts.chunk_size)
+		nbd_conn_serve_inline(c);
+	else
+		nbd_conn_serve_workers(c, s->opts.workers);
+	return 1;
+}
+
+/* The connection thread: serve, then close and let the server reap it. */
+static void *conn_run(void *arg)
+{
+	struct nbd_conn *c = arg;
+	struct nbd_server *s = c->s;
+	int active = conn_serve(c);
+	tls_session_free(c->tls);
+	c->tls = NULL;
+	pthread_mutex_lock(&s->lock);
+	close(c->fd);
+	c->fd = -1;
+	c->finished = 1;
+	pthread_mutex_unlock(&s->lock);
+	if (active)
+		atomic_fetch_sub(&s->connections_active, 1);
+	atomic_fetch_sub(&s->open_conns, 1);
+	log_debug("nbd: %s: connection closed", c->peer);
+	return NULL;
+}
+
+/* One connection over memory, on this thread. */
+uint64_t nbd_server_serve_memory(struct nbd_server *s, const void *in, size_t len)
+{
+	struct nbd_membuf m = {.in = in, .len = len};
+	struct nbd_conn c = {.s = s, .fd = -1, .mem = &m};
+	snprintf(c.peer, sizeof c.peer, "memory");
+	pthread_mutex_init(&c.read_lock, NULL);
+	pthread_mutex_init(&c.write_lock, NULL);
+	atomic_fetch_add(&s->connections, 1);
+	atomic_fetch_add(&s->open_conns, 1);
+	if (conn_serve(&c))
+		atomic_fetch_sub(&s->connections_active, 1);
+	atomic_fetch_sub(&s->open_conns, 1);
+	tls_session_free(c.tls);
+	pthread_mutex_destroy(&c.read_lock);
+	pthread_mutex_destroy(&c.write_lock);
+	return m.sent;
+}
+
+/* ---- connections and their threads ---- */
 
 /* Join and free connections whose thread has ended (s->lock held). */
 static void reap_finished(struct nbd_server *s)
@@ -94,7 +166,7 @@ int nbd_server_serve_fd(struct nbd_server *s, int fd, struct err *e)
 	}
 	atomic_fetch_add(&s->connections, 1);
 	atomic_fetch_add(&s->open_conns, 1);
-	int rc = pthread_create(&c->thread, NULL, nbd_conn_run, c);
+	int rc = pthread_create(&c->thread, NULL, conn_run, c);
 	if (rc) {
 		atomic_fetch_sub(&s->open_conns, 1);
 		pthread_mutex_unlock(&s->lock);

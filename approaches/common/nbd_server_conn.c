@@ -1,8 +1,8 @@
 /*
- * nbd_server_conn.c - one connection of the NBD server: its byte stream
- * (a socket, TLS after STARTTLS, or memory for the fuzz target), dropping
- * it on bad input, and its life: handshake, then the transmission phase
- * in the mode the backend allows (see nbd_server_int.h).
+ * nbd_server_conn.c - one connection's I/O for the NBD server: its byte
+ * stream (a socket, TLS after STARTTLS, or memory for the fuzz target),
+ * closing it on bad input with one log line, and the buffers its phases
+ * grow (see nbd_server_int.h). It calls none of the phases.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,13 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "nbd_server_int.h"
-
-#define HANDSHAKE_TIMEOUT_S 60 /* a silent client is dropped after this */
 
 /* Receive what has arrived, up to len bytes (blocking until something has). */
 ssize_t nbd_conn_read_some(struct nbd_conn *c, void *buf, size_t len)
@@ -168,68 +165,4 @@ int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap)
 	*buf = p;
 	*cap_now = cap;
 	return 0;
-}
-
-/* Bound how long a receive may wait (0 = forever); sockets only. */
-static void conn_set_timeout(struct nbd_conn *c, int seconds)
-{
-	struct timeval tv = {.tv_sec = seconds};
-	if (c->fd >= 0)
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
-/* Handshake, then transmission until the connection ends; 1 if it got
- * past the handshake (then it is still counted active: the caller ends that). */
-static int conn_serve(struct nbd_conn *c)
-{
-	struct nbd_server *s = c->s;
-	conn_set_timeout(c, HANDSHAKE_TIMEOUT_S);
-	if (nbd_conn_handshake(c))
-		return 0;
-	atomic_fetch_add(&s->connections_active, 1);
-	conn_set_timeout(c, 0);
-	if (s->opts.workers == 1 && backend_base(s->b) && !s->opts.chunk_size)
-		nbd_conn_serve_inline(c);
-	else
-		nbd_conn_serve_workers(c, s->opts.workers);
-	return 1;
-}
-
-/* The connection thread: serve, then close and let the server reap it. */
-void *nbd_conn_run(void *arg)
-{
-	struct nbd_conn *c = arg;
-	struct nbd_server *s = c->s;
-	int active = conn_serve(c);
-	tls_session_free(c->tls);
-	c->tls = NULL;
-	pthread_mutex_lock(&s->lock);
-	close(c->fd);
-	c->fd = -1;
-	c->finished = 1;
-	pthread_mutex_unlock(&s->lock);
-	if (active)
-		atomic_fetch_sub(&s->connections_active, 1);
-	atomic_fetch_sub(&s->open_conns, 1);
-	log_debug("nbd: %s: connection closed", c->peer);
-	return NULL;
-}
-
-/* One connection over memory, on this thread. */
-uint64_t nbd_server_serve_memory(struct nbd_server *s, const void *in, size_t len)
-{
-	struct nbd_membuf m = {.in = in, .len = len};
-	struct nbd_conn c = {.s = s, .fd = -1, .mem = &m};
-	snprintf(c.peer, sizeof c.peer, "memory");
-	pthread_mutex_init(&c.read_lock, NULL);
-	pthread_mutex_init(&c.write_lock, NULL);
-	atomic_fetch_add(&s->connections, 1);
-	atomic_fetch_add(&s->open_conns, 1);
-	if (conn_serve(&c))
-		atomic_fetch_sub(&s->connections_active, 1);
-	atomic_fetch_sub(&s->open_conns, 1);
-	tls_session_free(c.tls);
-	pthread_mutex_destroy(&c.read_lock);
-	pthread_mutex_destroy(&c.write_lock);
-	return m.sent;
 }

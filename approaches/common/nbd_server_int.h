@@ -4,13 +4,16 @@
  * nbd_server.h (the fuzz target is the one exception: it runs connections
  * over memory with nbd_server_serve_memory).
  *
- *   nbd_server.c            the server object: listen, accept, start a
- *                           connection thread, counters, free
- *   nbd_server_conn.c       one connection: its byte stream (socket, TLS
- *                           after STARTTLS, or memory), its life cycle
+ *   nbd_server.c            the server object: listen, accept, a thread per
+ *                           connection (handshake, then transmission),
+ *                           counters, free
  *   nbd_server_handshake.c  the fixed newstyle handshake and options
  *   nbd_server_worker.c     transmission with a pool of workers
  *   nbd_server_inline.c     transmission on one thread, batched (memory)
+ *   nbd_server_conn.c       a connection's I/O: its byte stream (socket,
+ *                           TLS after STARTTLS, or memory), dropping it
+ * Calls go down this list only (inline mode also executes its requests
+ * with the worker file's nbd_conn_execute).
  */
 #ifndef MEMSYNC_NBD_SERVER_INT_H
 #define MEMSYNC_NBD_SERVER_INT_H
@@ -93,8 +96,7 @@ void nbd_conn_log_error(struct nbd_conn *c, const struct nbd_request *r, uint32_
 /* Resize the buffer *buf (of *cap_now bytes) to cap bytes: 0, or -1 with
  * the buffer as it was. */
 int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap);
-/* A connection's thread: serve it, close the socket, count it gone. */
-void *nbd_conn_run(void *arg);
+/* ---- nbd_server.c ---- */
 
 /*
  * Run one connection over memory on the calling thread: in[len] is all
