@@ -72,30 +72,6 @@ struct nbd_server {
 	atomic_int open_conns;       /* connection threads, handshaking or not (max_connections) */
 };
 
-/* ---- nbd_server_conn.c ---- */
-
-/* Receive up to len bytes: > 0 bytes, 0 end of stream, -1 error. */
-ssize_t nbd_conn_read_some(struct nbd_conn *c, void *buf, size_t len);
-/* Receive exactly len bytes. Returns 0, or -1 on EOF/error; *got (may be
- * NULL) says how many arrived before that ("mid-request" or a clean end). */
-int nbd_conn_recv(struct nbd_conn *c, void *buf, size_t len, size_t *got);
-/* Read and throw away len bytes without allocating. */
-int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
-/* Send an iovec fully (iov is consumed; after the handshake hold write_lock). */
-int nbd_conn_sendv(struct nbd_conn *c, struct iovec *iov, int iovcnt);
-/* Send one buffer fully. */
-int nbd_conn_send(struct nbd_conn *c, const void *buf, size_t len);
-/* Mark the connection dead and wake whoever is blocked on it. */
-void nbd_conn_kill(struct nbd_conn *c);
-/* Stop reading after NBD_CMD_DISC (replies still go out). */
-void nbd_conn_stop_reading(struct nbd_conn *c);
-/* Log a protocol violation (one line), count it and close the connection; returns -1. */
-int nbd_conn_drop(struct nbd_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Log a request answered with an error (one line). */
-void nbd_conn_log_error(struct nbd_conn *c, const struct nbd_request *r, uint32_t error);
-/* Resize the buffer *buf (of *cap_now bytes) to cap bytes: 0, or -1 with
- * the buffer as it was. */
-int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap);
 /* ---- nbd_server.c ---- */
 
 /*
@@ -123,5 +99,30 @@ uint32_t nbd_conn_execute(struct nbd_conn *c, const struct nbd_request *r, unsig
 void nbd_conn_serve_workers(struct nbd_conn *c, int n);
 /* Serve the transmission phase on this thread, batched (memory backend). */
 void nbd_conn_serve_inline(struct nbd_conn *c);
+
+/* ---- nbd_server_conn.c ---- */
+
+/* Receive up to len bytes: > 0 bytes, 0 end of stream, -1 error. */
+ssize_t nbd_conn_read_some(struct nbd_conn *c, void *buf, size_t len);
+/* Receive exactly len bytes. Returns 0, or -1 on EOF/error; *got (may be
+ * NULL) says how many arrived before that ("mid-request" or a clean end). */
+int nbd_conn_recv(struct nbd_conn *c, void *buf, size_t len, size_t *got);
+/* Read and throw away len bytes without allocating. */
+int nbd_conn_skip(struct nbd_conn *c, uint64_t len);
+/* Send an iovec fully (iov is consumed; after the handshake hold write_lock). */
+int nbd_conn_sendv(struct nbd_conn *c, struct iovec *iov, int iovcnt);
+/* Send one buffer fully. */
+int nbd_conn_send(struct nbd_conn *c, const void *buf, size_t len);
+/* Mark the connection dead and wake whoever is blocked on it. */
+void nbd_conn_kill(struct nbd_conn *c);
+/* Stop reading after NBD_CMD_DISC (replies still go out). */
+void nbd_conn_stop_reading(struct nbd_conn *c);
+/* Log a protocol violation (one line), count it and close the connection; returns -1. */
+int nbd_conn_drop(struct nbd_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log a request answered with an error (one line). */
+void nbd_conn_log_error(struct nbd_conn *c, const struct nbd_request *r, uint32_t error);
+/* Resize the buffer *buf (of *cap_now bytes) to cap bytes: 0, or -1 with
+ * the buffer as it was. */
+int nbd_buf_resize(unsigned char **buf, size_t *cap_now, size_t cap);
 
 #endif
