@@ -45,6 +45,17 @@ static void handshake(struct side *srv, struct side *cli, int fds[2])
 	pthread_join(t, NULL);
 }
 
+/* Free both sides and close the socketpair. */
+static void teardown(struct side *srv, struct side *cli, int fds[2])
+{
+	tls_session_free(srv->s);
+	tls_session_free(cli->s);
+	tls_config_free(srv->cfg);
+	tls_config_free(cli->cfg);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* A PSK config of one side. */
 static struct tls_config *psk_config(int client, const char *key, int tls13)
 {
@@ -78,12 +89,7 @@ static void test_psk_round_trip(int tls13)
 		cli.s = NULL;
 		CHECK(tls_recv(srv.s, buf, sizeof buf) == 0);
 	}
-	tls_session_free(srv.s);
-	tls_session_free(cli.s);
-	tls_config_free(srv.cfg);
-	tls_config_free(cli.cfg);
-	close(fds[0]);
-	close(fds[1]);
+	teardown(&srv, &cli, fds);
 }
 
 /* Different keys: no session on either side, and each says why. */
@@ -96,12 +102,7 @@ static void test_psk_wrong_key(void)
 	CHECK(!srv.s && !cli.s);
 	CHECK(strstr(srv.e.msg, "TLS handshake failed") != NULL);
 	CHECK(strstr(cli.e.msg, "TLS") != NULL);
-	tls_session_free(srv.s);
-	tls_session_free(cli.s);
-	tls_config_free(srv.cfg);
-	tls_config_free(cli.cfg);
-	close(fds[0]);
-	close(fds[1]);
+	teardown(&srv, &cli, fds);
 }
 
 /* Configs that make no sense are refused with a message. */
