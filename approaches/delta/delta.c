@@ -50,7 +50,8 @@
 static const struct approach_opt delta_options[] = {
 	{"chunk", "4k", "chunk size, a power of two from 4k to 1M (4k: no amplification of scattered 4 KiB writes)"},
 	{"workers", "2", "hashing threads"},
-	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32"},
+	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32, sha256 (GnuTLS builds; for untrusted peers), "
+			"crc32c (the SSE4.2 instruction where the CPU has it, else a table)"},
 	{"mode", "chunks", "chunks (per-chunk hashes) or whole-file (one hash, resend everything on change)"},
 	{"poll_interval", "0", "time between background cycles while the workload runs (50ms, 1s; a bare number is ms); "
 			       "0 = only on sync()"},
@@ -139,6 +140,8 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 	    scenario_opt_enum(sc, "initial", delta_initial_names, INITIAL_SAME, &c->initial, e))
 		return -1;
 	c->algo = (unsigned)hash + 1;
+	if (!delta_algo_available(c->algo))
+		return err_set(e, "delta: hash=%s needs a build with GnuTLS", delta_algo_name(c->algo));
 	if (c->chunk < DELTA_MIN_CHUNK || c->chunk > DELTA_MAX_CHUNK || (c->chunk & (c->chunk - 1)))
 		return err_set(e, "delta: chunk must be a power of two from 4k to 1M, not %llu", (unsigned long long)c->chunk);
 	if (c->workers < 1 || c->workers > DELTA_MAX_WORKERS)

@@ -20,7 +20,8 @@ unsigned delta_hash_len(unsigned algo)
 	switch (algo) {
 	case DELTA_XXH3: case DELTA_XXH64: return 8;
 	case DELTA_XXH128: return 16;
-	case DELTA_CRC32: case DELTA_ADLER32: return 4;
+	case DELTA_CRC32: case DELTA_ADLER32: case DELTA_CRC32C: return 4;
+	case DELTA_SHA256: return 32;
 	default: return 0;
 	}
 }

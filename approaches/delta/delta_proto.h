@@ -25,7 +25,7 @@
 #define DELTA_MIN_CHUNK 4096u
 #define DELTA_MAX_CHUNK (1u << 20)
 #define DELTA_MAX_PAYLOAD (DELTA_MAX_CHUNK + 16u) /* a CHUNK frame of the largest chunk */
-#define DELTA_MAX_HASH 16u
+#define DELTA_MAX_HASH 32u   /* SHA-256 */
 #define DELTA_MAX_SIZE (1ull << 40)   /* 1 TiB region cap */
 #define DELTA_MAX_ERRMSG 256u
 
@@ -56,7 +56,12 @@ enum delta_error_code {
 /* Permission bits a HELLO may carry for the destination's copy (0: none). */
 #define DELTA_FILE_MODE_MASK 0777u
 
-enum delta_hash_algo { DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32, DELTA_ALGO_MAX = DELTA_ADLER32 };
+enum delta_hash_algo {
+	DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32,
+	DELTA_SHA256,   /* for untrusted peers (GnuTLS builds) */
+	DELTA_CRC32C,   /* Castagnoli; SSE4.2 instruction where the CPU has it */
+	DELTA_ALGO_MAX = DELTA_CRC32C
+};
 
 /* A decoded frame; pointers refer into the parsed buffer. */
 struct delta_msg {

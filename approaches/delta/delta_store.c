@@ -245,6 +245,10 @@ static int recv_hello(struct delta_store *s, struct delta_conn *c, struct err *e
 	}
 	uint32_t chunk = m.u.hello.chunk;
 	unsigned algo = m.u.hello.algo, mode = m.u.hello.mode;
+	if (!delta_algo_available(algo)) {
+		delta_send_error(c, DELTA_ERR_PROTOCOL, "hash algorithm not in this build");
+		return err_set(e, "the source asks for hash %s, which this build lacks", delta_algo_name(algo));
+	}
 	if (s->created && m.u.hello.fmode && fchmod(s->fd, m.u.hello.fmode))
 		return err_errno(e, errno, "cannot set the mode of %s", s->path);
 	pthread_mutex_lock(&s->mu);

@@ -40,7 +40,11 @@ static int usage_to(FILE *f, int rc)
 		   "       memsync-delta hashbench [--size BYTES] [--quick]\n"
 		   "       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n"
 		   "       memsync-delta --help\n"
-		   "A FILE that recv creates gets the permission bits of the file pushed into it.\n");
+		   "A FILE that recv creates gets the permission bits of the file pushed into it.\n"
+		   "Hashes (--hash) and what computes them in this build:");
+	for (unsigned a = 1; a <= DELTA_ALGO_MAX; a++)
+		fprintf(f, " %s (%s)", delta_algo_name(a), delta_algo_impl(a));
+	fprintf(f, "\n");
 	return rc;
 }
 
@@ -237,7 +241,7 @@ static int cmd_hashbench(int argc, char **argv)
 	uint64_t maxn = size / 4096;
 	delta_hash_t *out = malloc(sizeof *out * maxn);
 	for (unsigned a = 1; a <= DELTA_ALGO_MAX; a++)
-		for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++)
+		for (size_t c = 0; delta_algo_available(a) && c < sizeof chunks / sizeof chunks[0]; c++)
 			for (size_t t = 0; t < 2; t++) {
 				uint64_t n = size / chunks[c];
 				int reps = quick ? 3 : 9;
