@@ -100,11 +100,12 @@ static int delta_cfg_tls(const struct scenario *sc, struct delta_cfg *c, struct 
 		char seedstr[PATH_MAX + 64];
 		snprintf(seedstr, sizeof seedstr, "memsync-delta:%s:%llu", sc->workdir, (unsigned long long)sc->seed);
 		delta_hash_t k1, k2;
+		unsigned hl = delta_hash_len(DELTA_XXH128); /* 16 of the 32 bytes a delta_hash_t holds */
 		delta_hash(DELTA_XXH128, seedstr, strlen(seedstr), &k1);
-		delta_hash(DELTA_XXH128, &k1, sizeof k1, &k2);
-		memcpy(c->sec.key, k1.b, sizeof k1.b);
-		memcpy(c->sec.key + sizeof k1.b, k2.b, sizeof k2.b);
-		c->sec.len = sizeof k1.b + sizeof k2.b;
+		delta_hash(DELTA_XXH128, k1.b, hl, &k2);
+		memcpy(c->sec.key, k1.b, hl);
+		memcpy(c->sec.key + hl, k2.b, hl);
+		c->sec.len = 2 * hl;
 		return 0;
 	}
 	const char *dir = scenario_opt(sc, "tls_dir", "");

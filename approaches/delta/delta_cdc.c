@@ -3,9 +3,13 @@
  *
  * Gear hash: h = (h << 1) + gear[byte]; bit k of h depends on the last k+1
  * bytes, so the masks test the top bits (the last 64 bytes). A cut is where
- * (h & mask) == 0. Normalized chunking (level 2): from min to avg the mask
- * has log2(avg) + 2 bits (cuts are rare), after avg log2(avg) - 2 bits
- * (cuts are likely), so sizes cluster around avg; min = avg / 4 bytes are
+ * (h & mask) == 0. Normalized chunking (level 1): from min to avg the mask
+ * has log2(avg) + 1 bits (cuts are rare), after avg log2(avg) - 1 bits
+ * (cuts are likely), so sizes cluster around avg. Level 1, not the paper's
+ * 2: the mask depends on the distance from the chunk's start, so a shifted
+ * start changes cut decisions; over 39 random 6 MiB files with one 3000-byte
+ * insertion and one 9000-byte deletion, level 2 changed 5.7 / 4.4 / 2.5
+ * chunks (avg 4k / 16k / 64k), level 1 3.0 / 2.5 / 2.3; min = avg / 4 bytes are
  * skipped (only their last 64 warm the hash) and max = 4 * avg bounds it.
  * The gear table comes from a fixed splitmix64 sequence built on first use,
  * so every build and every peer cuts the same content at the same places.
@@ -18,7 +22,7 @@
 
 #define GEAR_SEED 0x6d656d73796e6364ull /* "memsyncd" */
 #define GEAR_WINDOW 64                  /* bytes that influence the top bit of h */
-#define NORMAL_LEVEL 2                  /* mask bits added before avg, taken away after */
+#define NORMAL_LEVEL 1                  /* mask bits added before avg, taken away after */
 
 static uint64_t gear[256];
 static pthread_once_t gear_once = PTHREAD_ONCE_INIT;

@@ -13,9 +13,6 @@
 #include "delta_hash.h"
 #include "err.h"
 
-#define DELTA_CDC_MIN_AVG 4096u       /* average chunk sizes: powers of two in this range */
-#define DELTA_CDC_MAX_AVG (256u << 10) /* (max chunk = 4 x avg stays within DELTA_MAX_CHUNK) */
-
 /* FastCDC parameters for one average size. */
 struct delta_cdc {
 	uint32_t min, avg, max;  /* min = avg / 4, max = avg * 4 */

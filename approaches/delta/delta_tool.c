@@ -5,9 +5,12 @@
  *       receive into FILE, one session after another; a FILE it creates
  *       gets the permission bits of the pushed file (an existing one keeps its own)
  *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]
+ *                      [--chunking fixed|cdc] [--cdc-avg N]
  *       one connect + hash exchange + cycle; prints one JSON line of stats;
  *       --cycles: then one more cycle per line on stdin (steady state: the
- *       destination's hashes are kept, as the approach's syncer does)
+ *       destination's hashes are kept, as the approach's syncer does);
+ *       --chunking cdc: content-defined chunks (FastCDC, average --cdc-avg,
+ *       default 16k) matched anywhere in the destination's copy
  *   memsync-delta hashbench [--size BYTES] [--quick]
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
  *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
@@ -37,6 +40,7 @@ static int usage_to(FILE *f, int rc)
 {
 	fprintf(f, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
 		   "       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
+		   "                          [--chunking fixed|cdc] [--cdc-avg N]\n"
 		   "       memsync-delta hashbench [--size BYTES] [--quick]\n"
 		   "       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n"
 		   "       memsync-delta --help\n"
@@ -114,7 +118,7 @@ static void push_report(const struct delta_sender *s, uint64_t size, unsigned wo
 	printf("{\"tool\":\"memsync-delta\",\"cycle\":%d,\"size\":%llu,\"chunk\":%u,\"hash\":\"%s\",\"mode\":\"%s\","
 	       "\"workers\":%u,\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,"
 	       "\"chunks_sent\":%llu,\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
-	       cycle, (unsigned long long)size, s->chunk, delta_algo_name(s->algo), s->mode ? "whole-file" : "chunks",
+	       cycle, (unsigned long long)size, s->chunk, delta_algo_name(s->algo), delta_mode_name(s->mode),
 	       workers, connect_s, cycle_s, connect_s + cycle_s, (double)s->last_hash_ns / 1e9,
 	       (unsigned long long)s->last_chunks, (unsigned long long)s->last_bytes,
 	       (unsigned long long)(cycle ? 0 : s->hash_wire), (unsigned long long)wire);
@@ -150,14 +154,22 @@ static int cmd_push(int argc, char **argv)
 {
 	if (argc < 4)
 		return usage();
-	uint64_t chunk = 64 << 10;
+	uint64_t chunk = 64 << 10, avg = 16 << 10;
 	unsigned algo = DELTA_XXH3, workers = 2, mode = 0;
-	int cycles = 0;
+	int cycles = 0, cdc = 0;
 	for (int i = 4; i < argc; i++) {
 		struct err pe = {0};
 		if (!strcmp(argv[i], "--chunk") && i + 1 < argc) {
 			if (parse_size(argv[++i], &chunk, &pe))
 				return fprintf(stderr, "memsync-delta: %s\n", pe.msg), 2;
+		} else if (!strcmp(argv[i], "--cdc-avg") && i + 1 < argc) {
+			if (parse_size(argv[++i], &avg, &pe) || avg > DELTA_CDC_MAX_AVG)
+				return fprintf(stderr, "memsync-delta: bad --cdc-avg\n"), 2;
+		} else if (!strcmp(argv[i], "--chunking") && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "fixed") && strcmp(argv[i], "cdc"))
+				return usage();
+			cdc = !strcmp(argv[i], "cdc");
 		} else if (!strcmp(argv[i], "--hash") && i + 1 < argc) {
 			if (!(algo = delta_algo_parse(argv[++i])))
 				return usage();
@@ -170,6 +182,12 @@ static int cmd_push(int argc, char **argv)
 		} else {
 			return usage();
 		}
+	}
+	if (cdc && mode)
+		return fprintf(stderr, "memsync-delta: --chunking cdc and --whole-file exclude each other\n"), 2;
+	if (cdc) {
+		mode = DELTA_MODE_CDC_CHUNKS;
+		chunk = avg;
 	}
 	struct err e = {0};
 	uint64_t size;
