@@ -15,6 +15,9 @@
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
  *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
  *       overwrite FRACTION of the file's blocks (distinct, random) with new bytes
+ *   memsync-delta splice FILE EDITS [--seed N] [--max BYTES]
+ *       EDITS insertions or deletions (alternating) of 1..BYTES (default 256)
+ *       bytes at random offsets: what follows each edit shifts
  *   memsync-delta --help
  *       this usage on stdout (exit 0; a usage error prints it on stderr, exit 2)
  *
@@ -32,6 +35,7 @@
 
 #include "delta_engine.h"
 #include "clock.h"
+#include "io.h"
 #include "log.h"
 #include "units.h"
 
@@ -43,6 +47,7 @@ static int usage_to(FILE *f, int rc)
 		   "                          [--chunking fixed|cdc] [--cdc-avg N]\n"
 		   "       memsync-delta hashbench [--size BYTES] [--quick]\n"
 		   "       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n"
+		   "       memsync-delta splice FILE EDITS [--seed N] [--max BYTES]\n"
 		   "       memsync-delta --help\n"
 		   "A FILE that recv creates gets the permission bits of the file pushed into it.\n"
 		   "Hashes (--hash) and what computes them in this build:");
@@ -327,6 +332,82 @@ static int cmd_mutate(int argc, char **argv)
 	return 0;
 }
 
+/* Next value of a xorshift64 generator. */
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+/* Compare two offsets (qsort). */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Insert or delete runs of bytes at random offsets; the file is rewritten. */
+static int cmd_splice(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage();
+	uint64_t seed = 1, max = 256, edits = strtoull(argv[2], NULL, 0);
+	for (int i = 3; i < argc; i++) {
+		struct err pe = {0};
+		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--max") && i + 1 < argc) {
+			if (parse_size(argv[++i], &max, &pe) || !max)
+				return fprintf(stderr, "memsync-delta: bad --max\n"), 2;
+		} else
+			return usage();
+	}
+	uint64_t size;
+	uint16_t fmode;
+	const uint8_t *map = push_map(argv[1], &size, &fmode);
+	if (!map)
+		return 1;
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1, *at = calloc(edits ? edits : 1, sizeof *at), in = 0, out = 0;
+	uint8_t *dst = malloc(size + edits * max + 1);
+	if (!at || !dst)
+		return fprintf(stderr, "memsync-delta: out of memory\n"), 1;
+	for (uint64_t k = 0; k < edits; k++)
+		at[k] = size ? xorshift(&x) % size : 0;
+	qsort(at, edits, sizeof *at, cmp_u64);
+	uint64_t inserted = 0, deleted = 0;
+	for (uint64_t k = 0; k < edits; k++) {
+		uint64_t len = 1 + xorshift(&x) % max, pos = at[k] > in ? at[k] : in;
+		memcpy(dst + out, map + in, pos - in);
+		out += pos - in;
+		in = pos;
+		if (k % 2 == 0) { /* insert new bytes */
+			for (uint64_t i = 0; i < len; i++)
+				dst[out++] = (uint8_t)(xorshift(&x) >> 24);
+			inserted += len;
+		} else { /* delete bytes */
+			len = len < size - in ? len : size - in;
+			in += len;
+			deleted += len;
+		}
+	}
+	memcpy(dst + out, map + in, size - in);
+	out += size - in;
+	if (size)
+		munmap((void *)map, size);
+	int fd = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC);
+	int rc = fd < 0 || write_all(fd, dst, out) ? 1 : 0;
+	if (rc)
+		fprintf(stderr, "memsync-delta: cannot rewrite %s: %s\n", argv[1], strerror(errno));
+	else
+		printf("{\"edits\":%llu,\"inserted\":%llu,\"deleted\":%llu,\"size\":%llu}\n", (unsigned long long)edits,
+		       (unsigned long long)inserted, (unsigned long long)deleted, (unsigned long long)out);
+	if (fd >= 0)
+		close(fd);
+	free(at);
+	free(dst);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -340,6 +421,8 @@ int main(int argc, char **argv)
 		return cmd_push(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "mutate"))
 		return cmd_mutate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "splice"))
+		return cmd_splice(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "hashbench"))
 		return cmd_hashbench(argc, argv);
 	return usage();
