@@ -398,7 +398,7 @@ static int recv_cdc_cycle(struct delta_store *s, struct delta_conn *c, const str
 /* Serve one source session. */
 int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *e)
 {
-	struct recv_session ss;
+	struct recv_session ss = {0};
 	if (recv_hello(s, c, &ss, e))
 		return -1;
 	struct recv_cycle cy = {0};
