@@ -3,7 +3,8 @@
 # exits 0, a usage error prints it on stderr and exits 2; a copy that `recv`
 # creates takes the permission bits of the pushed file, an existing copy
 # keeps its own (the engine side, and 0644 without a mode sent, is in
-# tests/unit/test_delta_engine.c).
+# tests/unit/test_delta_engine.c); push --chunking cdc brings an older copy
+# with shifted bytes up to date sending only the chunks around the edits.
 . "$(dirname "$0")/functions.sh"
 requires cmp stat jq
 

@@ -10,17 +10,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "test_delta_common.h"
 #include "delta_cdc.h"
-
-/* Pseudo-random bytes (xorshift64). */
-static void fill_random(uint8_t *p, size_t len, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	for (size_t i = 0; i < len; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		p[i] = (uint8_t)(x >> 24);
-	}
-}
 
 /* How many chunks of b (starting at offset >= from) have a hash found in a. */
 static uint64_t shared_after(const struct delta_cdc_list *a, const struct delta_cdc_list *b, uint64_t from,
