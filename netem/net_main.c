@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "cmd.h"
+#include "record.h"
 #include "netem/profile.h"
 #include "netem/topology.h"
 
@@ -289,11 +290,24 @@ static int cmd_counters(const struct net_opts *o)
 		topo_destroy(t);
 		return 1;
 	}
-	printf("{\"driver\":\"%s\",\"profile\":\"%s\",\"hosts\":%d,"
-	       "\"host0_to_others\":{\"bytes\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"drops\":%" PRIu64 "},"
-	       "\"others_to_host0\":{\"bytes\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"drops\":%" PRIu64 "}}\n",
-	       topo_driver_name(t), topo_profile(t)->name, topo_nhosts(t), c.bytes[0], c.packets[0], c.drops[0],
-	       c.bytes[1], c.packets[1], c.drops[1]);
+	struct record r;
+	rec_begin(&r);
+	rec_str(&r, "driver", topo_driver_name(t));
+	rec_str(&r, "profile", topo_profile(t)->name);
+	rec_i64(&r, "hosts", topo_nhosts(t));
+	static const char *const dir[2] = {"host0_to_others", "others_to_host0"};
+	for (int i = 0; i < 2; i++) {
+		rec_obj(&r, dir[i]);
+		rec_u64(&r, "bytes", c.bytes[i]);
+		rec_u64(&r, "packets", c.packets[i]);
+		rec_u64(&r, "drops", c.drops[i]);
+		rec_end_obj(&r);
+	}
+	if (rec_write(&r, stdout)) {
+		fprintf(stderr, "memsync-net: cannot write to stdout: %s\n", strerror(errno));
+		topo_destroy(t);
+		return 1;
+	}
 	topo_destroy(t);
 	return 0;
 }

@@ -47,17 +47,17 @@ run_ok "chunking=cdc" -w rand-write-1pct,rand-write-10pct,mixed -o chunking=cdc
 run_ok "chunking=cdc 4k, stale, polling" -w hotset-rw,seq-write -o chunking=cdc -o cdc_avg=4k -o initial=stale \
 	-o poll_interval=10
 run_ok "chunking=cdc 64k crc32c" -w rand-write-1pct -o chunking=cdc -o cdc_avg=64k -o hash=crc32c -o initial=empty
-expect_fail 1 "chunking=cdc needs dests=0" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
+expect_fail 2 "chunking=cdc needs dests=0" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
 	-o dests=2 --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "cdc_avg must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
+expect_fail 2 "cdc_avg must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
 	-o cdc_avg=1M --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
 # Bad options are clear errors.
-expect_fail 1 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
+expect_fail 2 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "hash=md5: expected one of xxh3, xxh128" memsync run -q -a delta -w rand-write-1pct -s 4M -o hash=md5 \
+expect_fail 2 "hash=md5: expected one of xxh3, xxh128" memsync run -q -a delta -w rand-write-1pct -s 4M -o hash=md5 \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "dirty=kernel: expected one of hash, pagemap" memsync run -q -a delta -w rand-write-1pct -s 4M \
+expect_fail 2 "dirty=kernel: expected one of hash, pagemap" memsync run -q -a delta -w rand-write-1pct -s 4M \
 	-o dirty=kernel --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "poll_interval=soon" memsync run -q -a delta -w rand-write-1pct -s 4M -o poll_interval=soon \
+expect_fail 2 "poll_interval=soon" memsync run -q -a delta -w rand-write-1pct -s 4M -o poll_interval=soon \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
 echo "delta sync: $n scenarios verified"

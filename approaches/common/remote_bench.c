@@ -4,8 +4,10 @@
  * or writes of one request size with N requests in flight over M
  * connections; prints one JSON line (MB/s = 10^6 bytes/s) on stdout.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "record.h"
 #include "remote.h"
 #include "units.h"
 
@@ -147,9 +150,22 @@ int main(int argc, char **argv)
 		goto bad;
 	}
 	uint64_t bytes = nops * bs;
-	printf("{\"label\":\"%s\",\"op\":\"%s\",\"pattern\":\"%s\",\"bs\":%" PRIu64 ",\"inflight\":%d,\"nconn\":%d,"
-	       "\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mbps\":%.1f,\"iops\":%.0f}\n",
-	       label, op, pattern, bs, inflight, nconn, bytes, secs, (double)bytes / secs / 1e6, (double)nops / secs);
+	struct record rec;
+	rec_begin(&rec);
+	rec_str(&rec, "label", label);
+	rec_str(&rec, "op", op);
+	rec_str(&rec, "pattern", pattern);
+	rec_u64(&rec, "bs", bs);
+	rec_i64(&rec, "inflight", inflight);
+	rec_i64(&rec, "nconn", nconn);
+	rec_u64(&rec, "bytes", bytes);
+	rec_f64(&rec, "seconds", round(secs * 1e6) / 1e6); /* the resolutions the bench scripts always had */
+	rec_f64(&rec, "mbps", round((double)bytes / secs / 1e5) / 10);
+	rec_f64(&rec, "iops", round((double)nops / secs));
+	if (rec_write(&rec, stdout)) {
+		err_errno(&e, errno, "cannot write to stdout");
+		goto bad;
+	}
 	remote_close(r);
 	free(s.free_list);
 	free(refs);

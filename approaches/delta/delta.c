@@ -181,10 +181,8 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 	return delta_cfg_tls(sc, c, e);
 }
 
-/* Check every option before the first scenario; for the harness's
- * check_options hook (wire it as .check_options in delta_ops once
- * approach_ops has the field). */
-__attribute__((unused)) static int delta_check_options(const struct scenario *sc, struct err *e)
+/* check_options hook: every option parses, before the first scenario. */
+static int delta_check_options(const struct scenario *sc, struct err *e)
 {
 	struct delta_cfg c;
 	return delta_cfg_parse(sc, &c, e);
@@ -612,6 +610,7 @@ const struct approach_ops delta_ops = {
 	.summary = "mmap(MAP_SHARED) file + polling chunk-hash delta push (hub fan-out, pagemap dirty tracking, pre-copy)",
 	.caps = CAP_READ | CAP_WRITE | CAP_REMOTE | CAP_MIGRATE,
 	.options = delta_options,
+	.check_options = delta_check_options,
 	.serve = delta_serve,
 	.remote_read = delta_remote_read,
 	.serve_stop = delta_serve_stop,

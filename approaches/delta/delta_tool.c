@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,23 @@
 #include "clock.h"
 #include "io.h"
 #include "log.h"
+#include "record.h"
 #include "units.h"
+
+/* Seconds rounded to the microsecond. */
+static double round_us(double s)
+{
+	return round(s * 1e6) / 1e6;
+}
+
+/* Write one record to stdout; -1 (with a message) if that fails. */
+static int report_write(struct record *r)
+{
+	if (!rec_write(r, stdout))
+		return 0;
+	fprintf(stderr, "memsync-delta: cannot write to stdout: %s\n", strerror(errno));
+	return -1;
+}
 
 /* Print the usage to f and return rc. */
 static int usage_to(FILE *f, int rc)
@@ -116,18 +133,28 @@ fail:
 	return 1;
 }
 
-/* Print one cycle's statistics as a JSON line. */
-static void push_report(const struct delta_sender *s, uint64_t size, unsigned workers, int cycle, double connect_s,
-			double cycle_s, uint64_t wire)
+/* Print one cycle's statistics as a JSON line; -1 if stdout fails. */
+static int push_report(const struct delta_sender *s, uint64_t size, unsigned workers, int cycle, double connect_s,
+		       double cycle_s, uint64_t wire)
 {
-	printf("{\"tool\":\"memsync-delta\",\"cycle\":%d,\"size\":%llu,\"chunk\":%u,\"hash\":\"%s\",\"mode\":\"%s\","
-	       "\"workers\":%u,\"connect_s\":%.6f,\"cycle_s\":%.6f,\"total_s\":%.6f,\"hash_s\":%.6f,"
-	       "\"chunks_sent\":%llu,\"bytes_sent\":%llu,\"hash_exchange_bytes\":%llu,\"protocol_bytes\":%llu}\n",
-	       cycle, (unsigned long long)size, s->chunk, delta_algo_name(s->algo), delta_mode_name(s->mode),
-	       workers, connect_s, cycle_s, connect_s + cycle_s, (double)s->last_hash_ns / 1e9,
-	       (unsigned long long)s->last_chunks, (unsigned long long)s->last_bytes,
-	       (unsigned long long)(cycle ? 0 : s->hash_wire), (unsigned long long)wire);
-	fflush(stdout);
+	struct record r;
+	rec_begin(&r);
+	rec_str(&r, "tool", "memsync-delta");
+	rec_i64(&r, "cycle", cycle);
+	rec_u64(&r, "size", size);
+	rec_u64(&r, "chunk", s->chunk);
+	rec_str(&r, "hash", delta_algo_name(s->algo));
+	rec_str(&r, "mode", delta_mode_name(s->mode));
+	rec_u64(&r, "workers", workers);
+	rec_f64(&r, "connect_s", round_us(connect_s));
+	rec_f64(&r, "cycle_s", round_us(cycle_s));
+	rec_f64(&r, "total_s", round_us(connect_s + cycle_s));
+	rec_f64(&r, "hash_s", round_us((double)s->last_hash_ns / 1e9));
+	rec_u64(&r, "chunks_sent", s->last_chunks);
+	rec_u64(&r, "bytes_sent", s->last_bytes);
+	rec_u64(&r, "hash_exchange_bytes", cycle ? 0 : s->hash_wire);
+	rec_u64(&r, "protocol_bytes", wire);
+	return report_write(&r);
 }
 
 /* Map a file at its current size (NULL on error; "" for an empty file);
@@ -214,8 +241,11 @@ static int cmd_push(int argc, char **argv)
 		if (delta_sender_cycle(&s, &v, NULL, &e))
 			goto fail;
 		uint64_t t2 = now_ns();
-		push_report(&s, size, workers, cycle, cycle ? 0 : (double)(t1 - t0) / 1e9, (double)(t2 - tc) / 1e9,
-			    s.c.bytes_in + s.c.bytes_out - (cycle ? w0 : 0));
+		if (push_report(&s, size, workers, cycle, cycle ? 0 : (double)(t1 - t0) / 1e9, (double)(t2 - tc) / 1e9,
+				s.c.bytes_in + s.c.bytes_out - (cycle ? w0 : 0))) {
+			delta_sender_free(&s);
+			return 1;
+		}
 		char line[64];
 		if (!cycles || !fgets(line, sizeof line, stdin))
 			break;
@@ -277,11 +307,20 @@ static int cmd_hashbench(int argc, char **argv)
 					if (d < best)
 						best = d;
 				}
-				printf("{\"type\":\"delta-hash\",\"hash\":\"%s\",\"chunk\":%u,\"threads\":%u,\"size\":%llu,"
-				       "\"seconds\":%.6f,\"gb_s\":%.3f}\n",
-				       delta_algo_name(a), chunks[c], threads[t], (unsigned long long)size,
-				       (double)best / 1e9, (double)size / ((double)best / 1e9) / 1e9);
-				fflush(stdout);
+				struct record r;
+				rec_begin(&r);
+				rec_str(&r, "type", "delta-hash");
+				rec_str(&r, "hash", delta_algo_name(a));
+				rec_u64(&r, "chunk", chunks[c]);
+				rec_u64(&r, "threads", threads[t]);
+				rec_u64(&r, "size", size);
+				rec_f64(&r, "seconds", round_us((double)best / 1e9));
+				rec_f64(&r, "gb_s", round((double)size / ((double)best / 1e9) / 1e6) / 1e3);
+				if (report_write(&r)) {
+					free(out);
+					free(buf);
+					return 1;
+				}
 			}
 	free(out);
 	free(buf);
@@ -324,12 +363,16 @@ static int cmd_mutate(int argc, char **argv)
 			return fprintf(stderr, "memsync-delta: write failed: %s\n", strerror(errno)), 1;
 		done++;
 	}
-	printf("{\"blocks\":%llu,\"changed\":%llu,\"block\":%llu}\n", (unsigned long long)nb, (unsigned long long)done,
-	       (unsigned long long)block);
+	struct record r;
+	rec_begin(&r);
+	rec_u64(&r, "blocks", nb);
+	rec_u64(&r, "changed", done);
+	rec_u64(&r, "block", block);
+	int rc = report_write(&r) ? 1 : 0;
 	free(mark);
 	free(buf);
 	close(fd);
-	return 0;
+	return rc;
 }
 
 /* Next value of a xorshift64 generator. */
@@ -396,11 +439,17 @@ static int cmd_splice(int argc, char **argv)
 		munmap((void *)map, size);
 	int fd = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC);
 	int rc = fd < 0 || write_all(fd, dst, out) ? 1 : 0;
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "memsync-delta: cannot rewrite %s: %s\n", argv[1], strerror(errno));
-	else
-		printf("{\"edits\":%llu,\"inserted\":%llu,\"deleted\":%llu,\"size\":%llu}\n", (unsigned long long)edits,
-		       (unsigned long long)inserted, (unsigned long long)deleted, (unsigned long long)out);
+	} else {
+		struct record r;
+		rec_begin(&r);
+		rec_u64(&r, "edits", edits);
+		rec_u64(&r, "inserted", inserted);
+		rec_u64(&r, "deleted", deleted);
+		rec_u64(&r, "size", out);
+		rc = report_write(&r) ? 1 : 0;
+	}
 	if (fd >= 0)
 		close(fd);
 	free(at);

@@ -33,13 +33,11 @@
 # Use a Release build (MEMSYNC_BUILD). MB = 10^6 bytes.
 # MEMSYNC_CHUNKING_WORKLOADS / _STRATEGIES / _PROFILES narrow the run.
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 D=$MEMSYNC_BUILD/memsync-delta
 net=$MEMSYNC_BUILD/memsync-net
-for f in "$D" "$net"; do [ -x "$f" ] || { echo "chunking.sh: $f not built" >&2; exit 1; }; done
+for f in "$D" "$net" "$MEMSYNC_BUILD/memsync"; do [ -x "$f" ] || { echo "chunking.sh: $f not built" >&2; exit 1; }; done
 for c in jq rsync cmp sqlite3 tar; do command -v $c >/dev/null || { echo "chunking.sh: needs $c" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "chunking.sh: needs root (network namespaces)" >&2; exit 1; }
 mkdir -p "$MEMSYNC_OUT"
@@ -49,10 +47,15 @@ wroot=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
 work=$(mktemp -d "$wroot/memsync-chunking-bench.XXXXXX")
 state=$work/net.state
 pids=()
-cleanup() {
+# Stop the receivers and daemons this shell started.
+stop_children() {
 	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
 	wait 2>/dev/null || true
+	pids=()
+}
+cleanup() {
+	stop_children
 	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
 	rm -rf "$work"
 	return 0
@@ -69,25 +72,12 @@ profiles=${MEMSYNC_CHUNKING_PROFILES:-$profiles}
 workloads=${MEMSYNC_CHUNKING_WORKLOADS:-inplace shift sqlite tar}
 strategies=${MEMSYNC_CHUNKING_STRATEGIES:-fixed-4k fixed-64k fixed-1m cdc-4k cdc-16k cdc-64k rsync}
 driver=${MEMSYNC_NETEM:-auto}
+[ "$driver" = auto ] || [ "$driver" = user ] || [ "$driver" = tc ] || driver=auto
 
-# ---- the header record ----------------------------------------------------------
-# (the fields of memsync run's header that a shell can know, plus the bench's)
-header() {
-	local commit cpu build_type
-	commit=$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-	build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$MEMSYNC_BUILD/CMakeCache.txt" 2>/dev/null || true)
-	jq -c -n --arg commit "$commit" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg host "$(hostname)" \
-		--arg kernel "$(uname -srm)" --arg cpu "$cpu" --argjson ncpu "$(nproc)" \
-		--argjson mem "$(awk '/^MemTotal/ {printf "%d", $2 * 1024}' /proc/meminfo)" --arg bt "$build_type" \
-		--arg driver "$driver" --arg cmd "harness/bench/chunking.sh" --argjson size $size --arg profiles "$profiles" \
-		--arg workloads "$workloads" --arg strategies "$strategies" --argjson quick "$quick" \
-		'{type:"header", bench:"chunking", git_commit:$commit, date:$date, host:$host, kernel:$kernel,
-		  cpu_model:$cpu, ncpu:$ncpu, mem_bytes:$mem, build_type:$bt, netem_driver:$driver, command:$cmd,
-		  params:{size:$size, profiles:$profiles, workloads:$workloads, strategies:$strategies,
-		          quick:($quick == 1), hash:"xxh3"}}'
-}
-header >"$out"
+bench_params "size=$size" "profiles=$profiles" "workloads=$workloads" "strategies=$strategies" "hash=xxh3" \
+	"workdir=$wroot"
+: >"$out"
+bench_header "$out"
 
 # ---- the file pairs ------------------------------------------------------------
 # Random bytes (incompressible, as rsync and the engine see them alike).
@@ -148,7 +138,6 @@ port=$((20000 + $$ % 20000))
 # delta STRATEGY-ARGS...: receiver (one session) on host 1, push from host 0.
 # Sets secs wire_b payload meta chunks cpu_s cpu_r.
 run_delta() {
-	port=$((port + 1))
 	( TIMEFORMAT='%3U %3S'; time ip netns exec "$h1" "$D" recv "$addr" $port "$work/dst" --once 2>>"$work/recv.log" ) \
 		2>"$work/recv.time" &
 	local rpid=$! w0 t0 t1 j
@@ -200,6 +189,20 @@ CONF
 	payload=${lit:-0} meta=$(( ${sent:-0} + ${recv:-0} - ${lit:-0} )) chunks=0
 	cpu_s=$(cpu_sum "$work/push.time")
 }
+# One transfer of NEW onto a fresh copy of OLD with a strategy, checked and recorded.
+transfer() { # STRATEGY (runs in bench_run's subshell)
+	trap stop_children EXIT
+	cp "$work/old" "$work/dst"
+	cat "$work/new" "$work/dst" >/dev/null # same page-cache state for every strategy
+	case $1 in
+	fixed-*) run_delta --chunk "${1#fixed-}" ;;
+	cdc-*) run_delta --chunking cdc --cdc-avg "${1#cdc-}" ;;
+	rsync) run_rsync ;;
+	*) echo "chunking.sh: unknown strategy $1" >&2; return 2 ;;
+	esac
+	cmp -s "$work/new" "$work/dst" || { echo "chunking.sh: $wl/$prof/$1: the copy differs from NEW" >&2; return 1; }
+	row "$1"
+}
 # One row.
 row() { # STRATEGY
 	local kind=${1%%-*} chunk=0
@@ -221,16 +224,8 @@ for wl in $workloads; do
 		eval "$("$net" up --profile "$prof" --driver "$driver" --state "$state")"
 		h0=$MEMSYNC_NET_H0_NETNS h1=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H1_ADDR
 		for s in $strategies; do
-			cp "$work/old" "$work/dst"
-			cat "$work/new" "$work/dst" >/dev/null # same page-cache state for every strategy
-			case $s in
-			fixed-*) run_delta --chunk "${s#fixed-}" ;;
-			cdc-*) run_delta --chunking cdc --cdc-avg "${s#cdc-}" ;;
-			rsync) run_rsync ;;
-			*) echo "chunking.sh: unknown strategy $s" >&2; exit 2 ;;
-			esac
-			cmp -s "$work/new" "$work/dst" || { echo "chunking.sh: $wl/$prof/$s: the copy differs from NEW" >&2; exit 1; }
-			row "$s"
+			port=$((port + 1))
+			bench_run "chunking.jsonl: $wl $prof $s" transfer "$s"
 		done
 		"$net" down --state "$state" >/dev/null
 		jq -r -s --arg w "$wl" --arg p "$prof" '[.[] | select(.type == "chunking" and .workload == $w and .profile == $p)] |
@@ -240,3 +235,4 @@ for wl in $workloads; do
 	rm -f "$work/old" "$work/new" "$work/dst"
 done
 echo "chunking.sh: results in $out" >&2
+bench_finish

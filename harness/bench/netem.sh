@@ -18,9 +18,7 @@
 # options: --driver LIST (user,tc; default $MEMSYNC_NETEM unless auto, else both)
 #          --profiles LIST  --no-vm (never use the VM lab)
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 net=$MEMSYNC_BUILD/memsync-net
 out=$MEMSYNC_OUT/netem.jsonl
@@ -119,7 +117,7 @@ measure() {
 	rate_bps=$(echo "$check" | sed -n 's/.*rate=\([0-9]*\)bit.*/\1/p')
 	loss_pct=$(echo "$check" | sed -n 's/.*loss=\([0-9.e-]*\)%.*/\1/p')
 	local rtt tcp udp_rate udp counters
-	rtt=$(measure_rtt)
+	rtt=$(measure_rtt || true) # no reply at all: recorded as null, and ok.rtt false
 	[ -n "$rtt" ] || rtt="null null null"
 	tcp=$(iperf -t "$duration" | jq '.end.sum_received.bits_per_second // 0')
 	udp_rate=100000000
@@ -160,23 +158,20 @@ measure() {
 		 user_link_mtu: (if $drv == "user" then ($mtu | tonumber) else null end)}' >> "$out"
 }
 
-{
-	jq -nc --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" --arg git "$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
-		--arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" --argjson ncpu "$(nproc)" \
-		--argjson quick "$quick" --argjson vm "$in_vm" --arg drivers "$drivers" --arg profiles "$profiles" \
-		'{bench: "netem", type: "header", date: $date, git: $git, kernel: $kernel, cpu: $cpu, cpus: $ncpu,
-		  quick: ($quick == 1), vm_lab: ($vm == 1), drivers: $drivers, profiles: $profiles}'
-} >> "$out"
+bench_params "vm_lab=$([ "$in_vm" = 1 ] && echo true || echo false)" "drivers=$drivers" "profiles=$profiles" \
+	"tcp_seconds=$duration" "pings=$pings" "rtt_tool=$rtt_tool"
+bench_header "$out"
 nrec_before=$(wc -l < "$out")
 for drv in $drivers; do
 	for prof in $profiles; do
 		echo "netem.sh: $drv / $prof" >&2
-		measure "$drv" "$prof" || true
+		bench_run "netem.jsonl: $drv / $prof" measure "$drv" "$prof"
 	done
 done
 if [ $vm_tc = 1 ]; then
 	echo "netem.sh: this kernel has no sch_netem: measuring the tc driver in the VM lab (TCG, correctness only)" >&2
-	"$MEMSYNC_SRC/harness/vm/vm-run.sh" --timeout 3000 -- bash "$0" --driver tc --profiles "${profiles// /,}" || echo "netem.sh: VM lab run failed" >&2
+	bench_run "netem.jsonl: driver tc in the VM lab" \
+		"$MEMSYNC_SRC/harness/vm/vm-run.sh" --timeout 3000 -- bash "$0" --driver tc --profiles "${profiles// /,}"
 fi
 if [ "$in_vm" = 0 ]; then
 	echo "netem.sh: results in $out" >&2
@@ -189,3 +184,4 @@ if [ "$in_vm" = 0 ]; then
 		<(tail -n +"$nrec_before" "$out") |
 		(printf 'driver\tprofile\trtt_target\trtt_avg\trate_mbit\ttcp_mbit\tloss%%\tlink_loss%%\te2e_udp_loss%%\trtt/tcp/loss\n'; cat) | column -t >&2
 fi
+bench_finish

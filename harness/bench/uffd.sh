@@ -18,16 +18,20 @@
 #                       1 GiB seq-read; wan 1 GiB seq-read; wan first access
 # Figures: plots/uffd-*.gp (./run.sh plot).
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 M=$MEMSYNC_BUILD/memsync
 size=256M rep=3 frep=20 rtts=rtt-0ms,rtt-2ms,rtt-6ms,rtt-10ms,rtt-20ms,rtt-40ms
 if [ "$quick" = 1 ]; then
 	size=64M rep=1 frep=5 rtts=rtt-0ms,rtt-6ms,rtt-20ms
 fi
+bench_params "size=$size" "repeat=$rep" "first_access_repeat=$frep" "rtts=$rtts"
+# One `memsync run` into FILE (which starts with the bench's header); a
+# failed run is named at the end and makes the bench exit 1.
 run() { # FILE ARGS...
 	local f=$1; shift
-	"$M" run -q -a uffd "$@" --out "$MEMSYNC_OUT/$f" || echo "uffd bench: a run failed: $*" >&2
+	bench_header "$MEMSYNC_OUT/$f"
+	bench_run "$f: memsync run -a uffd $*" "$M" run -q -a uffd "$@" --out "$MEMSYNC_OUT/$f"
 }
 # Background pull sized to a bandwidth-delay product of a few MB (about 8 MB
 # in flight: more only fills the emulator's drop-tail queue).
@@ -72,3 +76,4 @@ done
 # Post-copy migration vs RTT.
 run uffd-migrate.jsonl --migrate -w migrate-writer -p "$rtts" -s "$size" -r "$rep" "${bgopts[@]}"
 echo "uffd bench: results in $MEMSYNC_OUT/uffd-*.jsonl" >&2
+bench_finish

@@ -17,16 +17,7 @@
 #include "log.h"
 #include "nbd_proto.h"
 #include "nbd_server.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 #define SIZE (4u << 20)
 
@@ -524,7 +515,5 @@ int main(void)
 	CHECK(nbd_server_new(b, &bad, &e) == NULL && strstr(e.msg, "notsent_lowat"));
 	backend_close(b);
 	test_chunked_file();
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -21,18 +21,7 @@
 #include "clock.h"
 #include "log.h"
 #include "netem/link.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-			failures++;                                        \
-		}                                                          \
-	} while (0)
+#include "check.h"
 
 /* A running emulator between two fake hosts. */
 struct rig {
@@ -314,9 +303,5 @@ int main(void)
 	test_loss();
 	test_limit();
 	test_unroutable();
-	if (failures)
-		fprintf(stderr, "%d failure(s)\n", failures);
-	else
-		printf("all link emulator tests passed\n");
-	return failures ? 1 : 0;
+	return check_done();
 }

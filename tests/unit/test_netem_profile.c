@@ -9,19 +9,9 @@
 #include <unistd.h>
 
 #include "netem/profile.h"
+#include "check.h"
 
-static int failures;
 static char tmpdir[] = "/tmp/memsync-profile-test.XXXXXX";
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-			failures++;                                        \
-		}                                                          \
-	} while (0)
 
 /* Write text into tmpdir/<name>.conf and return its path (static buffer). */
 static const char *write_profile(const char *name, const char *text)
@@ -139,9 +129,5 @@ int main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd))
 		fprintf(stderr, "could not remove %s\n", tmpdir);
-	if (failures)
-		fprintf(stderr, "%d failure(s)\n", failures);
-	else
-		printf("all profile tests passed\n");
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -20,18 +20,7 @@
 #include "clock.h"
 #include "log.h"
 #include "netem/topology.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-			failures++;                                        \
-		}                                                          \
-	} while (0)
+#include "check.h"
 
 #define ECHO_PORT 7100
 
@@ -183,9 +172,5 @@ int main(void)
 		test_user(&p);
 	else
 		fprintf(stderr, "user-driver part skipped: needs root and /dev/net/tun\n");
-	if (failures)
-		fprintf(stderr, "%d failure(s)\n", failures);
-	else
-		printf("all topology tests passed\n");
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -26,16 +26,7 @@
 #include "log.h"
 #include "nbd_server.h"
 #include "remote.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 #define SIZE (64u << 20)
 
@@ -102,7 +93,7 @@ static double exercise(const char *uri, int nconn, int inflight, size_t total)
 	struct remote *r = remote_connect_opts(&o, &e);
 	if (!r) {
 		fprintf(stderr, "connect %s: %s\n", uri, e.msg);
-		failures++;
+		check_fail();
 		return 0;
 	}
 	CHECK(remote_size(r) >= total);
@@ -419,7 +410,5 @@ int main(void)
 	snprintf(uri, sizeof uri, "rm -rf '%s'", dir);
 	if (system(uri))
 		fprintf(stderr, "cleanup failed\n");
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }
