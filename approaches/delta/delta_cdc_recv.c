@@ -261,7 +261,7 @@ static int rx_commit(struct cdc_rx *rx, struct err *e)
 	int rc = 0;
 	pthread_mutex_lock(&s->mu);
 	if (!rx->inplace) {
-		if (rename(rx->tmp, s->path) || dup2(rx->fd, s->fd) < 0)
+		if (rename(rx->tmp, s->path) || dup3(rx->fd, s->fd, O_CLOEXEC) < 0)
 			rc = err_errno(e, errno, "cannot replace %s with %s", s->path, rx->tmp);
 		else
 			s->size = rx->size;
