@@ -10,7 +10,8 @@
  *       --cycles: then one more cycle per line on stdin (steady state: the
  *       destination's hashes are kept, as the approach's syncer does);
  *       --chunking cdc: content-defined chunks (FastCDC, average --cdc-avg,
- *       default 16k) matched anywhere in the destination's copy
+ *       default 16k) matched anywhere in the destination's copy; its
+ *       hash_exchange_bytes are HELLO's plus the first cycle's RECIPE and WANT
  *   memsync-delta hashbench [--size BYTES] [--quick]
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
  *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
