@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <xxhash.h>
 #include <zlib.h>
-#ifdef MEMSYNC_DELTA_TLS
+#ifdef MEMSYNC_HAVE_GNUTLS
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #endif
@@ -84,7 +84,7 @@ uint32_t delta_crc32c(const void *p, size_t len)
 /* 1 when this build computes the algorithm. */
 int delta_algo_available(unsigned algo)
 {
-#ifndef MEMSYNC_DELTA_TLS
+#ifndef MEMSYNC_HAVE_GNUTLS
 	if (algo == DELTA_SHA256)
 		return 0;
 #endif
@@ -157,7 +157,7 @@ void delta_hash(unsigned algo, const void *p, size_t len, delta_hash_t *out)
 		memcpy(out->b, &h, 4);
 		break;
 	}
-#ifdef MEMSYNC_DELTA_TLS
+#ifdef MEMSYNC_HAVE_GNUTLS
 	case DELTA_SHA256:
 		gnutls_hash_fast(GNUTLS_DIG_SHA256, p, len, out->b);
 		break;
