@@ -61,7 +61,8 @@ for gp in plots/*.gp; do
 		echo "render: $fig: no data in these results, skipped" >&2
 		continue
 	fi
-	gnuplot -e "datafile='$dat'; outbase='$out/$fig'" "$gp" 2> "$out/$fig.log" || {
+	ncols=$(head -1 "$dat" | awk -F'\t' '{print NF}')
+	gnuplot -e "datafile='$dat'; outbase='$out/$fig'; ncols=$ncols" "$gp" 2> "$out/$fig.log" || {
 		echo "render: $fig: gnuplot failed:" >&2; cat "$out/$fig.log" >&2; exit 1; }
 	n=$((n + 1))
 	echo "render: $out/$fig.png (.svg)" >&2

@@ -3,6 +3,15 @@
 # figure's .jq program) and `outbase` (output path without suffix). A figure
 # script sets its titles, puts its plot command into the string PLOT, then
 # expands @RENDER, which writes outbase.png and outbase.svg.
+#
+# Statistics (plots/README.md): every point is the median of its runs with
+# error bars from min to max. The data are plots/stats.jq's stats_table:
+# column 1 the case (a label, or x), then four columns per series: median,
+# min, max, n. render.sh sets `ncols`; med(i), lo(i), hi(i) are the columns
+# of series i (1-based). A figure uses one of:
+#   @BARS; PLOT = PLOT_BARS      clustered bars per case, error bars min-max
+#   PLOT = PLOT_LINES            x numeric, yerrorlines per series
+# or writes its own plot command with the same columns.
 set encoding utf8
 set datafile separator "\t"
 set datafile missing "NaN"
@@ -21,4 +30,14 @@ set linetype 6 lc rgb "#e6ab02" lw 2 pt 3 ps 0.8
 set linetype 7 lc rgb "#a6761d" lw 2 pt 1 ps 0.8
 set linetype 8 lc rgb "#666666" lw 2 pt 2 ps 0.8
 set linetype cycle 8
+if (!exists("ncols")) ncols = 5
+nseries = (ncols - 1) / 4
+med(i) = 4 * i - 2
+lo(i) = 4 * i - 1
+hi(i) = 4 * i
+set key title "median; bars: min-max of n runs" noenhanced
+set bars 1.0 front
+BARS = "set style data histograms; set style histogram errorbars gap 1 lw 1; set xtics rotate by -30 left"
+PLOT_BARS = "plot for [i=1:nseries] datafile using med(i):lo(i):hi(i):xtic(1) title columnhead(med(i))"
+PLOT_LINES = "plot for [i=1:nseries] datafile using 1:med(i):lo(i):hi(i) with yerrorlines title columnhead(med(i))"
 RENDER = "set terminal pngcairo size 1000,560 font 'DejaVu Sans,10'; set output outbase.'.png'; @PLOT; set terminal svg size 1000,560 dynamic font 'DejaVu Sans,10'; set output outbase.'.svg'; @PLOT; set output"
