@@ -16,7 +16,7 @@
 #                     what plots/style.gp's series helpers read.
 #   num               a number for a table: 3 significant-ish digits, "-" for null
 #   spread            {median, min, max} -> "median (min-max)"
-#   nmark             {n} -> "n", marked "n *" when n < 5 (too few runs)
+#   nmark             {n} -> "n", marked "n \\*" (markdown for "n *") when n < 5
 #   opts              an options object -> "k=v k=v"
 
 def measured: select(.warmup != true);
@@ -55,6 +55,6 @@ def spread:
   elif .n == 1 or .min == .max then (.median | num)
   else "\(.median | num) (\(.min | num)-\(.max | num))" end;
 
-def nmark: if .n < 5 then "\(.n) *" else "\(.n)" end;
+def nmark: if .n < 5 then "\(.n) \\*" else "\(.n)" end;
 
 def opts: (. // {}) | to_entries | map("\(.key)=\(.value)") | join(" ");

@@ -3,7 +3,7 @@
 include "stats";
 [ .[] | passed | select(.approach == "uffd" and .mode == "access"
         and .profile == "local" and .options.prefetch == "off" and (.options.chunk != null)
-        and (.options.threads == null) and (.workload == "seq-read-4k" or .workload == "rand-read"))
+        and .options.threads == null and .options.handler == null and (.workload == "seq-read-4k" or .workload == "rand-read"))
   | [ .workload,
       (.options.chunk | capture("^(?<n>[0-9]+)(?<u>[km])$") | (.n | tonumber) * (if .u == "m" then 1024 else 1 end)),
       .throughput_mb_s ] ]
