@@ -123,8 +123,8 @@ echo "paper: $out/paper.md" >&2
 embed=--self-contained
 pandoc --help | grep -q -- --embed-resources && embed=--embed-resources
 (cd "$out" && pandoc --from markdown --to html5 --standalone $embed --resource-path="$out" \
-	--css "$src/paper/paper.css" --metadata pagetitle="memsync: synchronizing Linux memory regions over a network" \
-	--toc --toc-depth=2 -o "$out/paper.html" "$out/paper.md")
+	--css "$src/paper/paper.css" --shift-heading-level-by=-1 --toc --toc-depth=1 \
+	-o "$out/paper.html" "$out/paper.md")
 echo "paper: $out/paper.html" >&2
 
 # PDF: Chromium prints the HTML (no TeX needed).

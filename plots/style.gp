@@ -37,7 +37,7 @@ lo(i) = 4 * i - 1
 hi(i) = 4 * i
 set key title "median; bars: min-max of n runs" noenhanced
 set bars 1.0 front
-BARS = "set style data histograms; set style histogram errorbars gap 1 lw 1; set xtics rotate by -30 left"
+BARS = "set style data histograms; set style histogram errorbars gap 1 lw 1; set xtics rotate by -60 left"
 PLOT_BARS = "plot for [i=1:nseries] datafile using med(i):lo(i):hi(i):xtic(1) title columnhead(med(i))"
 PLOT_LINES = "plot for [i=1:nseries] datafile using 1:med(i):lo(i):hi(i) with yerrorlines title columnhead(med(i))"
 RENDER = "set terminal pngcairo size 1000,560 font 'DejaVu Sans,10'; set output outbase.'.png'; @PLOT; set terminal svg size 1000,560 dynamic font 'DejaVu Sans,10'; set output outbase.'.svg'; @PLOT; set output"
