@@ -18,6 +18,9 @@
 #   spread            {median, min, max} -> "median (min-max)"
 #   nmark             {n} -> "n", marked "n \\*" (markdown for "n *") when n < 5
 #   opts              an options object -> "k=v k=v"
+#   best(f), least(f) records -> summary of f over the configuration (size and
+#                     options) with the highest / lowest median ({n: 0} if none)
+#   cell              a summary -> "median (min-max) n=N" for a table cell, "no runs"
 
 def measured: select(.warmup != true);
 def passed: select(.type == "scenario" and .status == "pass" and .warmup != true);
@@ -58,3 +61,7 @@ def spread:
 def nmark: if .n < 5 then "\(.n) \\*" else "\(.n)" end;
 
 def opts: (. // {}) | to_entries | map("\(.key)=\(.value)") | join(" ");
+
+def best(f): group_by([.size, (.options | tostring)]) | map(map(f) | summary) | max_by(.median) // {n: 0};
+def least(f): group_by([.size, (.options | tostring)]) | map(map(f) | summary) | min_by(.median) // {n: 0};
+def cell: if .n == 0 then "no runs" else "\(spread) n=\(nmark)" end;

@@ -5,10 +5,6 @@
 # path) and through the link emulator (netem driver user or tc), each the
 # median (min-max) of the best configuration (options, size) and its n.
 include "stats";
-# The summary of f over the configuration with the highest median.
-def best(f): group_by([.size, (.options | tostring)]) | map(map(f) | summary)
-  | max_by(.median) // {n: 0};
-def cell: if .n == 0 then "no runs" else "\(spread) n=\(nmark)" end;
 def loopback: map(select(.netem == "none"));
 def emulated: map(select(.netem != "none"));
 def zero_rtt: select(.profile == "local" or .profile == "rtt-0ms");
