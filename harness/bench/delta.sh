@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: delta approach: hash throughput (5 hashes x 4 KiB-1 MiB x 1/N threads), delta vs rsync over the same emulated link (1 GiB, 0.1/1/10 % changed, local/lan/wan), steady-state cycles vs size and change rate (hash vs pagemap), migration downtime vs RTT
-# runtime: about 60 minutes (quick: about 8 minutes)
+# runtime: about 70 minutes (quick: about 12 minutes)
 #
 # Parts (one JSONL file each in $MEMSYNC_OUT):
 #   delta-hash.jsonl    memsync-delta hashbench: GB/s per algorithm, chunk size, threads
