@@ -5,6 +5,7 @@ include "stats";
 [ .[] | passed | select(.approach == "delta" and .mode == "access"
                and (.workload | startswith("rand-write-")) and ((.options.dests // "0") == "0"))
   | [ "dirty=\(.options.dirty // "hash")",
-      "\(.profile) \(.size / 1048576 | tostring | ("0000" + .)[-4:]) MiB \(.workload | ltrimstr("rand-write-"))",
+      (.workload | ltrimstr("rand-write-")) as $w
+      | [.profile, .size, ($w | rtrimstr("pct") | tonumber), "\(.profile) \(.size / 1048576) MiB \($w)"],
       (.sync_s * 1000) ] ]
 | stats_table

@@ -3,5 +3,5 @@
 # (memsync-delta hashbench rows, harness/bench/delta.sh; stats.jq).
 include "stats";
 [ .[] | measured | select(.type == "delta-hash")
-  | [ .hash, "\(.chunk / 1024 | tostring | ("0000" + .)[-4:]) KiB x\(.threads)", .gb_s ] ]
+  | [ .hash, [.chunk, .threads, "\(.chunk / 1024) KiB x\(.threads)"], .gb_s ] ]
 | stats_table

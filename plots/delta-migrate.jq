@@ -4,6 +4,7 @@
 include "stats";
 [ .[] | passed | select(.approach == "delta" and .mode == "migrate")
   | [ "dirty=\(.options.dirty // "hash")",
-      "\(.profile) \(.workload | ltrimstr("migrate-writer") | ltrimstr("-") | if . == "" then "200mbit" else . end | ("0000" + .)[-7:]) \(.size / 1048576) MiB",
+      (.workload | ltrimstr("migrate-writer") | ltrimstr("-") | if . == "" then "200mbit" else . end) as $w
+      | [.profile, ($w | rtrimstr("mbit") | tonumber), .size, "\(.profile) \($w) \(.size / 1048576) MiB"],
       (.migration.downtime_s * 1000) ] ]
 | stats_table
