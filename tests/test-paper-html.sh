@@ -13,7 +13,7 @@ out=$src/paper/out
 # Chromium and pandoc are Debian packages: install them when missing.
 if ! command -v chromium >/dev/null || ! command -v pandoc >/dev/null; then
 	[ "$(id -u)" = 0 ] || skip "chromium/pandoc missing and not root to install them"
-	apt-get install -y chromium pandoc >"$TMPDIR_TEST/apt.log" 2>&1 ||
+	apt-get install -y -o DPkg::Lock::Timeout=120 chromium pandoc >"$TMPDIR_TEST/apt.log" 2>&1 ||
 		skip "chromium/pandoc cannot be installed: $(tail -2 "$TMPDIR_TEST/apt.log")"
 fi
 
