@@ -39,6 +39,7 @@ found=$(find "${inputs[@]}" -name '*.jsonl' -type f 2>/dev/null | sort)
 files=()
 [ -z "$found" ] || mapfile -t files <<<"$found" # a here-string: no /dev/fd in the VM lab
 [ ${#files[@]} -gt 0 ] || { echo "paper: no results under ${inputs[*]}" >&2; exit 1; }
+rm -rf "$out/figures" # no figure of an earlier build may stand in for one without data now
 mkdir -p "$out/figures"
 "$src/plots/render.sh" --out "$out/figures" "${files[@]}" 2>"$out/render.log" || { cat "$out/render.log" >&2; exit 1; }
 
