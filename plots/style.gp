@@ -19,6 +19,7 @@ set key outside right top noenhanced
 set grid ytics lc rgb "#dddddd" lw 1 lt 1
 set border 3 lc rgb "#444444"
 set tics nomirror
+set offsets graph 0.03, graph 0.03, 0, 0  # points at the ends of x stay clear of the axes
 set style data linespoints
 set style fill solid 0.85 border -1
 set linetype 1 lc rgb "#1b9e77" lw 2 pt 7 ps 0.8
