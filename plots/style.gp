@@ -11,7 +11,8 @@
 # of series i (1-based). A figure uses one of:
 #   @BARS; PLOT = PLOT_BARS      clustered bars per case, error bars min-max
 #   PLOT = PLOT_LINES            x numeric, yerrorlines per series
-# or writes its own plot command with the same columns.
+# or its own plot command with the same columns, as STATS_KEY."; plot ..."
+# (the key's title: "median; bars: min-max of n runs").
 set encoding utf8
 set datafile separator "\t"
 set datafile missing "NaN"
@@ -36,9 +37,10 @@ nseries = (ncols - 1) / 4
 med(i) = 4 * i - 2
 lo(i) = 4 * i - 1
 hi(i) = 4 * i
-set key title "median; bars: min-max of n runs" noenhanced
 set bars 1.0 front
+# The key says what a point and its bars are (only for figures drawn this way).
+STATS_KEY = "set key title 'median; bars: min-max of n runs' noenhanced"
 BARS = "set style data histograms; set style histogram errorbars gap 1 lw 1; set xtics rotate by -60 left"
-PLOT_BARS = "plot for [i=1:nseries] datafile using med(i):lo(i):hi(i):xtic(1) title columnhead(med(i))"
-PLOT_LINES = "plot for [i=1:nseries] datafile using 1:med(i):lo(i):hi(i) with yerrorlines title columnhead(med(i))"
+PLOT_BARS = STATS_KEY."; plot for [i=1:nseries] datafile using med(i):lo(i):hi(i):xtic(1) title columnhead(med(i))"
+PLOT_LINES = STATS_KEY."; plot for [i=1:nseries] datafile using 1:med(i):lo(i):hi(i) with yerrorlines title columnhead(med(i))"
 RENDER = "set terminal pngcairo size 1000,560 font 'DejaVu Sans,10'; set output outbase.'.png'; @PLOT; set terminal svg size 1000,560 dynamic font 'DejaVu Sans,10'; set output outbase.'.svg'; @PLOT; set output"
