@@ -46,16 +46,8 @@ fi
 duration=5 pings=50 rep=5
 [ "$quick" = 1 ] && duration=3 pings=20 rep=2
 
-# Does this kernel have netem? (same probe as tests/functions.sh)
-have_netem() {
-	[ -d /sys/module/sch_netem ] || modprobe -q sch_netem >/dev/null 2>&1 || true
-	local ns=ms$$-probe rc
-	ip netns add "$ns" >/dev/null 2>&1 || return 1
-	tc -n "$ns" qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
-	rc=$?
-	ip netns del "$ns"
-	return $rc
-}
+# Does this kernel have netem? (the one probe: memsync-net probe)
+have_netem() { "$net" probe --driver tc >/dev/null 2>&1; }
 
 # Drivers: --driver, else $MEMSYNC_NETEM (run.sh --netem) unless auto, else both.
 # tc runs natively where the kernel has sch_netem, else in the VM lab.
@@ -158,6 +150,12 @@ measure() {
 		      loss: (if $lossl == null then false else
 			     (($lossl - $loss) | fabs) <= 300 * ((($loss / 100) * (1 - $loss / 100) / ($udp.link_packets + $udp.link_drops)) | sqrt) + 0.05 end)},
 		 user_link_mtu: (if $drv == "user" then ($mtu | tonumber) else null end)}' >> "$out"
+	# A full native pass stores what the driver delivered as its ceiling for this
+	# profile (netem/ceilings/DRIVER.conf): scenario records on a profile asking
+	# for more carry link_capped. Quick passes and the VM lab store nothing.
+	if [ "$in_vm" = 0 ] && [ "${MEMSYNC_QUICK:-0}" = 0 ]; then
+		"$net" ceiling --driver "$drv" --profile "$prof" --set "$(jq -n "$tcp / 1e6 | floor")" >/dev/null
+	fi
 }
 
 bench_params "vm_lab=$([ "$in_vm" = 1 ] && echo true || echo false)" "drivers=$drivers" "profiles=$profiles" \
