@@ -150,12 +150,6 @@ measure() {
 		      loss: (if $lossl == null then false else
 			     (($lossl - $loss) | fabs) <= 300 * ((($loss / 100) * (1 - $loss / 100) / ($udp.link_packets + $udp.link_drops)) | sqrt) + 0.05 end)},
 		 user_link_mtu: (if $drv == "user" then ($mtu | tonumber) else null end)}' >> "$out"
-	# A full native pass stores what the driver delivered as its ceiling for this
-	# profile (netem/ceilings/DRIVER.conf): scenario records on a profile asking
-	# for more carry link_capped. Quick passes and the VM lab store nothing.
-	if [ "$in_vm" = 0 ] && [ "${MEMSYNC_QUICK:-0}" = 0 ]; then
-		"$net" ceiling --driver "$drv" --profile "$prof" --set "$(jq -n "$tcp / 1e6 | floor")" >/dev/null
-	fi
 }
 
 bench_params "vm_lab=$([ "$in_vm" = 1 ] && echo true || echo false)" "drivers=$drivers" "profiles=$profiles" \
@@ -174,6 +168,18 @@ if [ $vm_tc = 1 ]; then
 	echo "netem.sh: this kernel has no sch_netem: measuring the tc driver in the VM lab (TCG, correctness only)" >&2
 	bench_run "netem.jsonl: driver tc in the VM lab" \
 		"$MEMSYNC_SRC/harness/vm/vm-run.sh" --timeout $((3000 * rep)) -- bash "$0" --driver tc --profiles "${profiles// /,}"
+fi
+# A full native pass stores the median TCP throughput of its rounds as the
+# driver's ceiling for each profile (netem/ceilings/DRIVER.conf): scenario
+# records on a profile asking for more carry link_capped. Quick passes and
+# the VM lab store nothing.
+if [ "$in_vm" = 0 ] && [ "${MEMSYNC_QUICK:-0}" = 0 ]; then
+	tail -n +"$nrec_before" "$out" | jq -r -s 'map(select(.bench == "netem" and .vm_lab == false))
+		| group_by([.driver, .profile])[] | (map(.measured.tcp_mbit) | sort) as $t
+		| "\(.[0].driver) \(.[0].profile) \($t[($t | length) / 2 | floor] | floor)"' |
+		while read -r drv prof mbit; do
+			"$net" ceiling --driver "$drv" --profile "$prof" --set "$mbit" >/dev/null
+		done
 fi
 if [ "$in_vm" = 0 ]; then
 	echo "netem.sh: results in $out" >&2
