@@ -11,7 +11,8 @@ cd "$SRC"
 # Packages, by what needs them.
 PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
 PKGS_RUN="jq gnuplot-nox iproute2 kmod fuse3 nbdkit libnbd-bin rsync"
-PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc"
+PKGS_PAPER="pandoc chromium"
+PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3"
 
 usage() {
 	cat <<'EOF'
@@ -27,7 +28,7 @@ commands:
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
   plot [RESULTS...]  render every figure from results to plots/out/ (default: the newest
                      run directory under results/; results/reference only when named)
-  paper [RESULTS...] build paper/out/paper.md: tables and figures generated from results
+  paper [RESULTS...] build paper/out/paper.{md,html,pdf}: tables and figures generated from results
                      (same default as plot; e.g. ./run.sh paper results/reference)
   fuzz [SECONDS]     build every libFuzzer target with clang (build-fuzz/) and run each
                      for SECONDS (default 300)
@@ -235,7 +236,7 @@ plot)
 	exec "$SRC/plots/render.sh" "${args[@]}"
 	;;
 paper)
-	ensure_packages jq gnuplot-nox
+	ensure_packages jq gnuplot-nox $PKGS_PAPER
 	exec "$SRC/paper/build.sh" "${args[@]}"
 	;;
 fuzz)

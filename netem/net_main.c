@@ -56,7 +56,7 @@ static const char usage_text[] =
 	"  ceiling --driver D --profile NAME [--set MBIT]\n"
 	"        the TCP throughput driver D was measured to deliver on profile NAME\n"
 	"        (netem/ceilings/D.conf or $MEMSYNC_NETEM_CEILINGS/D.conf); --set stores one.\n"
-	"        A profile whose rate is above 90%% of it is capped by the driver\n"
+	"        A profile whose rate is above 90% of it is capped by the driver\n"
 	"  echo --listen ADDR:PORT [--once]\n"
 	"        TCP echo server (for rtt)\n"
 	"  rtt ADDR:PORT [--count N]\n"

@@ -10,7 +10,9 @@
 # reference data unasked). For every plots/<fig>.gp with a plots/<fig>.jq next
 # to it, the jq program runs over all records (slurped) and writes
 # DIR/<fig>.dat; gnuplot then renders DIR/<fig>.png and DIR/<fig>.svg. A
-# figure with no data is skipped with a message, not drawn empty.
+# figure with no data is skipped with a message, not drawn empty. The
+# statistics (median, min-max error bars, n; warm-ups left out) and style
+# conventions every figure follows: plots/README.md.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$src/plots/out
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--out) [ $# -ge 2 ] || { echo "render: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
 	--newest) newest_results; exit 0 ;;
-	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) files+=("$1"); shift ;;
 	esac
 done
@@ -61,7 +63,8 @@ for gp in plots/*.gp; do
 		echo "render: $fig: no data in these results, skipped" >&2
 		continue
 	fi
-	gnuplot -e "datafile='$dat'; outbase='$out/$fig'" "$gp" 2> "$out/$fig.log" || {
+	ncols=$(head -1 "$dat" | awk -F'\t' '{print NF}')
+	gnuplot -e "datafile='$dat'; outbase='$out/$fig'; ncols=$ncols" "$gp" 2> "$out/$fig.log" || {
 		echo "render: $fig: gnuplot failed:" >&2; cat "$out/$fig.log" >&2; exit 1; }
 	n=$((n + 1))
 	echo "render: $out/$fig.png (.svg)" >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: delta approach: hash throughput (5 hashes x 4 KiB-1 MiB x 1/N threads), delta vs rsync over the same emulated link (1 GiB, 0.1/1/10 % changed, local/lan/wan), steady-state cycles vs size and change rate (hash vs pagemap), migration downtime vs RTT
-# runtime: about 15 minutes (quick: about 3 minutes)
+# runtime: about 70 minutes (quick: about 12 minutes)
 #
 # Parts (one JSONL file each in $MEMSYNC_OUT):
 #   delta-hash.jsonl    memsync-delta hashbench: GB/s per algorithm, chunk size, threads
@@ -13,6 +13,8 @@
 #                       sizes 64M/256M/1G, profiles local/lan/wan, dirty=hash|pagemap
 #   delta-migrate.jsonl memsync run --migrate records: downtime vs profile and writer rate
 #                       (50/200/800 Mbit/s hot-set writers), hash vs pagemap
+# Every point is repeated 5 times (quick: 2): hashbench runs, change sets per
+# fraction and profile, memsync run -r (after its one warm-up run per scenario).
 # MB/s = 10^6 bytes/s. Use a Release build (MEMSYNC_BUILD).
 # MEMSYNC_DELTA_PARTS selects parts (default "hash rsync cycles migrate").
 set -euo pipefail
@@ -45,12 +47,14 @@ else
 	hsize=512M rsize=$((1 << 30)) sizes=64M,256M,1G profiles="local lan wan" fracs="0.001 0.01 0.1"
 fi
 mprofiles="local lan metro wan"
+rep=5
+[ "$quick" = 1 ] && rep=2
 [ "$quick" = 1 ] && mprofiles="local wan"
 
 parts=" ${MEMSYNC_DELTA_PARTS:-hash rsync cycles migrate} "
 want() { [[ $parts == *" $1 "* ]]; }
 bench_params "parts=$(echo $parts)" "hash_size=$hsize" "rsync_size=$rsize" "cycle_sizes=$sizes" "profiles=$profiles" \
-	"fractions=$fracs" "migrate_profiles=$mprofiles" "workdir=$wroot"
+	"fractions=$fracs" "migrate_profiles=$mprofiles" "workdir=$wroot" "repeat=$rep"
 
 # ---- 1. hash throughput ------------------------------------------------------
 if want hash; then
@@ -58,7 +62,7 @@ echo "delta.sh: hash throughput ($hsize)" >&2
 hout=$MEMSYNC_OUT/delta-hash.jsonl
 hflags=(--size "$hsize")
 [ "$quick" = 1 ] && hflags+=(--quick)
-hashbench() { "$D" hashbench "${hflags[@]}" >>"$hout"; }
+hashbench() { local i; for i in $(seq "$rep"); do "$D" hashbench "${hflags[@]}" >>"$hout"; done; }
 : >"$hout"
 bench_header "$hout"
 bench_run "delta-hash.jsonl: memsync-delta hashbench ${hflags[*]}" hashbench
@@ -138,7 +142,7 @@ CONF
 	exec 7>"$work/p4k.in" 8<"$work/p4k.out" 5>"$work/p64k.in" 6<"$work/p64k.out"
 	read -r _ <&8; read -r _ <&6   # the initial cycles (destinations already identical)
 	seed=1
-	for frac in $fracs; do
+	for frac in $(for _ in $(seq "$rep"); do echo $fracs; done); do
 		"$D" mutate "$work/src/region" "$frac" --seed $seed --block 4096 >/dev/null
 		seed=$((seed + 1))
 		cat "$work/src/region" >/dev/null # same page-cache state for every method
@@ -186,7 +190,7 @@ for prof in $profiles; do
 	for d in hash pagemap; do
 		for s in ${sizes//,/ }; do
 			bench_run "delta-cycles.jsonl: $prof dirty=$d $s" "$ms" run -q --workdir "$wroot" -a delta \
-				-w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" -o dirty=$d --out "$cyc"
+				-w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" -r "$rep" -o dirty=$d --out "$cyc"
 		done
 	done
 done
@@ -202,7 +206,7 @@ for prof in $mprofiles; do
 	for d in hash pagemap; do
 		bench_run "delta-migrate.jsonl: $prof dirty=$d" "$ms" run -q --workdir "$wroot" --migrate -a delta \
 			-w "$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-50mbit.conf,migrate-writer,$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-800mbit.conf" \
-			-p "$prof" -s 256M -o dirty=$d --out "$mig"
+			-p "$prof" -s 256M -r "$rep" -o dirty=$d --out "$mig"
 	done
 done
 fi

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # summary: remote region server: memsync-serve vs nbdkit memory plugin, same clients, seq/rand reads/writes 4 KiB-4 MiB, local (+lan/wan)
-# runtime: about 4 minutes for local (quick: about 1 minute); lan/wan add about 3 minutes each when memsync-net and root are available
+# runtime: about 4 minutes for local (quick: about 2 minutes); lan/wan add about 3 minutes each when memsync-net and root are available
 #
 # Both servers export 512 MiB of memory (memsync-serve --backend memory:512M,
 # nbdkit memory 512M) and are filled once before timing. The same client
 # (memsync-remote-bench on approaches/common/remote.c: libnbd, N requests in
 # flight, M connections) runs sequential and random reads and writes of
-# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (5; 1 in
+# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (5; 2 in
 # quick mode), servers alternating run by run and which goes first swapping
 # every run (a run lasts about a second: one burst of other load on a
 # shared host would otherwise decide a row). nbdcopy adds a multi-conn copy
@@ -43,7 +43,7 @@ mkdir -p "$MEMSYNC_OUT"
 out=$MEMSYNC_OUT/remote.jsonl
 table=$MEMSYNC_OUT/remote.md
 repeats=5 copy_repeats=5
-[ "$quick" = 1 ] && repeats=1 copy_repeats=3
+[ "$quick" = 1 ] && repeats=2 copy_repeats=3
 export_size=512M
 
 state=$(mktemp -u /tmp/memsync-remote-bench.XXXXXX)

@@ -62,6 +62,16 @@ void sysinfo_record(struct record *r, const struct sysinfo_facts *si)
 	rec_str(r, "build_type", MEMSYNC_BUILD_TYPE);
 }
 
+/* Where this runs: "none" natively; inside the VM lab (MEMSYNC_IN_VM=1,
+ * harness/vm/vm-run.sh) "tcg" or "kvm", as QEMU names its CPU model. */
+static const char *sysinfo_vm(const struct sysinfo_facts *si)
+{
+	const char *in_vm = getenv("MEMSYNC_IN_VM");
+	if (!in_vm || strcmp(in_vm, "1") != 0)
+		return "none";
+	return strstr(si->cpu_model, "TCG") ? "tcg" : "kvm";
+}
+
 /* The common start of every header record. */
 void sysinfo_header(struct record *r, const char *bench, const char *netem_driver, const char *command)
 {
@@ -72,6 +82,7 @@ void sysinfo_header(struct record *r, const char *bench, const char *netem_drive
 	if (bench)
 		rec_str(r, "bench", bench);
 	sysinfo_record(r, &si);
+	rec_str(r, "vm", sysinfo_vm(&si));
 	rec_str(r, "netem_driver", netem_driver);
 	rec_str(r, "command", command);
 }

@@ -24,7 +24,8 @@ void sysinfo_collect(struct sysinfo_facts *si);
 /* Add the facts (and the build's) as members of record r. */
 void sysinfo_record(struct record *r, const struct sysinfo_facts *si);
 /* Begin a header record: "type":"header", "bench" (when bench is not NULL),
- * the facts, "netem_driver" and "command". The caller adds "params" (an
+ * the facts, "vm" (none, or tcg/kvm inside the VM lab), "netem_driver" and
+ * "command". The caller adds "params" (an
  * object) and writes the record with rec_write(). */
 void sysinfo_header(struct record *r, const char *bench, const char *netem_driver, const char *command);
 

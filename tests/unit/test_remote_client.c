@@ -270,26 +270,31 @@ static void test_close_dead_link(struct backend *b, const char *dir)
 	nbd_server_free(s);
 }
 
-/* Start nbdkit on a UNIX socket with extra args; returns its pid or -1. */
+/* Start nbdkit on a UNIX socket with extra args; returns its pid or -1
+ * once it accepts connections (it writes its pid file then: the socket
+ * file alone appears at bind, before listen, and a connect may be refused). */
 static pid_t start_nbdkit(const char *sock, const char *const *args)
 {
+	char pidfile[300];
 	if (system("command -v nbdkit >/dev/null 2>&1"))
 		return -1;
+	snprintf(pidfile, sizeof pidfile, "%s.pid", sock);
 	unlink(sock);
+	unlink(pidfile);
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		const char *argv[16] = {"nbdkit", "-U", sock, "-f"};
-		int n = 4;
+		const char *argv[16] = {"nbdkit", "-U", sock, "-P", pidfile, "-f"};
+		int n = 6;
 		for (int i = 0; args[i] && n < 15; i++)
 			argv[n++] = args[i];
 		argv[n] = NULL;
 		execvp("nbdkit", (char **)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && access(sock, F_OK); i++)
+	for (int i = 0; i < 500 && access(pidfile, F_OK); i++)
 		usleep(10000);
-	return access(sock, F_OK) ? -1 : pid;
+	return access(pidfile, F_OK) ? -1 : pid;
 }
 
 /* Stop nbdkit. */
