@@ -1,9 +1,9 @@
-# fuse-inflight.jq - managed sequential read MB/s (median) vs background pull
-# requests in flight (-o inflight), one column per RTT.
-include "pivot";
+# fuse-inflight.jq - managed sequential read MB/s vs background pull requests
+# in flight (-o inflight), one series per RTT (stats.jq).
+include "stats";
 include "fuse-series";
-[ measured("access") | select(.approach == "fuse" and .workload == "seq-read" and .options.inflight != null
-  and (.options.mount // "managed") == "managed" and (.profile | test("rtt-[0-9]+ms"))) ]
-| group_by([rtt, (.options.inflight | tonumber)])
-| map(["RTT \(.[0] | rtt) ms", (.[0].options.inflight | tonumber), (map(.throughput_mb_s) | median)])
-| pivot
+[ .[] | passed | select(.approach == "fuse" and .mode == "access" and .workload == "seq-read"
+        and .options.inflight != null and only(["mount", "inflight"]) and (.options.mount // "managed") == "managed"
+        and (.profile | test("rtt-[0-9]+ms")))
+  | ["RTT \(rtt) ms", (.options.inflight | tonumber), .throughput_mb_s] ]
+| stats_table

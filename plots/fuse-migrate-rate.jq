@@ -1,9 +1,8 @@
-# fuse-migrate-rate.jq - migration downtime (median, ms) vs the writer's rate
-# (Mbit/s) on the wan profile: fuse two-phase, uffd post-copy, delta pre-copy.
-include "pivot";
+# fuse-migrate-rate.jq - migration downtime (ms) vs the writer's rate (Mbit/s)
+# on the wan profile: fuse two-phase, uffd post-copy, delta pre-copy (stats.jq).
+include "stats";
 include "fuse-series";
-[ measured("migrate") | select(only(["mount"]) and .profile == "wan" and (.workload | test("^migrate-writer"))) ]
-| map(. + {mbit: (.workload | capture("-(?<n>[0-9]+)mbit$") // {n: "200"} | .n | tonumber)})
-| group_by([series, .mbit])
-| map([(.[0] | series), .[0].mbit, (map(.migration.downtime_s * 1000) | median)])
-| pivot
+[ .[] | passed | select(.mode == "migrate" and .profile == "wan" and (.workload | test("^migrate-writer"))
+        and only(["mount"]))
+  | [series, (.workload | capture("-(?<n>[0-9]+)mbit$") // {n: "200"} | .n | tonumber), (.migration.downtime_s * 1000)] ]
+| stats_table

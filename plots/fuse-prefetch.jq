@@ -1,8 +1,8 @@
-# fuse-prefetch.jq - read MB/s (median) per workload and profile, one column
-# per mount and prefetch mode (off, readahead, notify_store).
-include "pivot";
+# fuse-prefetch.jq - read MB/s per workload and profile, one series per mount
+# and prefetch mode (off, readahead, notify_store; stats.jq).
+include "stats";
 include "fuse-series";
-[ measured("access") | select(.approach == "fuse" and .options.prefetch != null and only(["mount", "prefetch"])) ]
-| group_by([series, .options.prefetch, .workload, .profile])
-| map(["\(.[0] | series) \(.[0].options.prefetch)", "\(.[0].workload)/\(.[0].profile)", (map(.throughput_mb_s) | median)])
-| pivot
+[ .[] | passed | select(.approach == "fuse" and .mode == "access" and .options.prefetch != null
+        and only(["mount", "prefetch"]))
+  | ["\(series) \(.options.prefetch)", "\(.workload)/\(.profile)", .throughput_mb_s] ]
+| stats_table

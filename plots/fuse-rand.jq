@@ -1,8 +1,7 @@
-# fuse-rand.jq - random read MB/s (median) vs RTT, one column per side
-# (fuse direct, fuse managed, uffd, memory, disk).
-include "pivot";
+# fuse-rand.jq - random read MB/s vs RTT, one series per side (fuse
+# direct, fuse managed, uffd, memory, disk; stats.jq).
+include "stats";
 include "fuse-series";
-[ measured("access") | select(only(["mount"]) and .workload == "rand-read" and (.profile | test("rtt-[0-9]+ms"))) ]
-| group_by([series, rtt])
-| map([(.[0] | series), (.[0] | rtt), (map(.throughput_mb_s) | median)])
-| pivot
+[ .[] | passed | select(.mode == "access" and .workload == "rand-read" and only(["mount"]) and (.profile | test("rtt-[0-9]+ms")))
+  | [series, rtt, .throughput_mb_s] ]
+| stats_table
