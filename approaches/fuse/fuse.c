@@ -245,9 +245,9 @@ void fuse_local_free(struct fuse_local *l)
 		fusefs_stats(l->fs, &s);
 		log_debug("fuse: %" PRIu64 " READs (%" PRIu64 " bytes), %" PRIu64 " WRITEs (%" PRIu64 " bytes), %" PRIu64
 			  " FSYNCs, %" PRIu64 " errors; %" PRIu64 " chunks stored, %" PRIu64 " skipped (seen), %" PRIu64
-			  " READs waited for a store; %" PRIu64 " invalidations",
+			  " stores fenced off by a READ; %" PRIu64 " invalidations",
 			  s.reads, s.read_bytes, s.writes, s.write_bytes, s.fsyncs, s.errors, s.stores, s.store_skips,
-			  s.store_waits, s.invalidations);
+			  s.store_fences, s.invalidations);
 	}
 	fusefs_unmount(l->fs);
 	l->fs = NULL;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ void fuse_buf_put(struct fuse_buf *b)
 	if (atomic_fetch_sub(&b->refs, 1) == 1) {
 		pthread_mutex_destroy(&b->mu);
 		pthread_cond_destroy(&b->cv);
+		munmap(b->data, b->size);
 		free(b);
 	}
 }
@@ -43,10 +45,15 @@ static void buf_key_free(void *p)
 /* A fresh buffer of size bytes with one reference (the caller's). */
 struct fuse_buf *fuse_buf_new(size_t size)
 {
-	struct fuse_buf *b = malloc(sizeof *b + size);
+	struct fuse_buf *b = malloc(sizeof *b);
 	if (!b)
 		return NULL;
-	b->size = size;
+	b->size = size ? size : 1;
+	b->data = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->data == MAP_FAILED) {
+		free(b);
+		return NULL;
+	}
 	atomic_init(&b->refs, 1);
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
@@ -153,7 +160,8 @@ int fuse_remote_io(struct fuse_local *l, struct fuse_buf **bp, int write, size_t
 			struct fuse_buf *nb = fuse_buf_new((*bp)->size);
 			int mine = pthread_getspecific(l->buf_key) == *bp;
 			if (!nb || (mine && pthread_setspecific(l->buf_key, nb))) {
-				free(nb);
+				if (nb)
+					fuse_buf_put(nb);
 				return err_errno(e, ENOMEM, "fuse: request buffer");
 			}
 			if (write)

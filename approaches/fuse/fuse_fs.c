@@ -2,12 +2,10 @@
  * fuse_fs.c - the FUSE daemon of the fuse approach: one file, low-level
  * libfuse3 API, many threads (see fuse_fs.h).
  */
-#define FUSE_USE_VERSION 312
-#include "fuse_fs.h"
+#include "fuse_fs_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,153 +22,7 @@
 #include "clock.h"
 #include "log.h"
 
-#define INO_ROOT 1
-#define INO_FILE 2
 #define ATTR_TIMEOUT 86400.0
-
-/* Kernel-side state of one chunk (the store protocol, fuse_fs.h). */
-enum { K_NONE, K_STORING, K_SEEN };
-
-struct fusefs {
-	struct fusefs_opts o;
-	char mnt[PATH_MAX], path[PATH_MAX + 16], fsname[48];
-	struct fuse_session *se;
-	pthread_t loop;
-	int loop_started, mounted;
-	atomic_int loop_done;
-	uint64_t nchunks;
-	_Atomic uint8_t *kstate;
-	pthread_mutex_t store_mu;
-	pthread_cond_t store_cond;
-	int64_t storing;           /* chunk being stored, or -1 */
-	atomic_ullong gen;         /* invalidations so far: a store of older bytes is dropped */
-	pthread_key_t scratch;     /* per worker: a buffer for WRITE data held in a pipe */
-	int scratch_made;
-	unsigned dev_major, dev_minor;
-	atomic_ullong reads, read_bytes, writes, write_bytes, fsyncs, errors;
-	atomic_ullong stores, store_bytes, store_skips, store_waits, invalidations;
-};
-
-/* ---- chunk states ---------------------------------------------------- */
-
-/* Wait (bounded) until chunk c is no longer being stored. */
-static void wait_store(struct fusefs *fs, uint64_t c)
-{
-	struct timespec ts = fusefs_deadline(fs->o.store_wait_ns);
-	pthread_mutex_lock(&fs->store_mu);
-	while (fs->storing == (int64_t)c)
-		if (pthread_cond_timedwait(&fs->store_cond, &fs->store_mu, &ts))
-			break;
-	pthread_mutex_unlock(&fs->store_mu);
-	atomic_fetch_add(&fs->store_waits, 1);
-}
-
-/* A READ or WRITE reached [off, off + len): its chunks are the kernel's now. */
-static void mark_seen(struct fusefs *fs, uint64_t off, uint64_t len)
-{
-	if (!len)
-		return;
-	for (uint64_t c = off / fs->o.chunk; c <= (off + len - 1) / fs->o.chunk && c < fs->nchunks; c++) {
-		if (atomic_load_explicit(&fs->kstate[c], memory_order_relaxed) == K_SEEN)
-			continue;
-		if (atomic_exchange(&fs->kstate[c], K_SEEN) == K_STORING)
-			wait_store(fs, c);
-	}
-}
-
-/* Has the kernel seen any chunk of [off, off + len)? */
-int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len)
-{
-	for (uint64_t c = off / fs->o.chunk; len && c <= (off + len - 1) / fs->o.chunk && c < fs->nchunks; c++)
-		if (atomic_load(&fs->kstate[c]) != K_NONE)
-			return 1;
-	return 0;
-}
-
-/* The invalidation generation: read it before fetching the bytes to store. */
-uint64_t fusefs_generation(struct fusefs *fs)
-{
-	return atomic_load(&fs->gen);
-}
-
-/* Store one chunk unless the kernel has seen it or it was invalidated
- * since the bytes were read (generation gen). */
-static int store_chunk(struct fusefs *fs, uint64_t c, const void *data, size_t len, uint64_t gen, struct err *e)
-{
-	uint8_t none = K_NONE;
-	if (!atomic_compare_exchange_strong(&fs->kstate[c], &none, K_STORING)) {
-		atomic_fetch_add(&fs->store_skips, 1);
-		return 0;
-	}
-	pthread_mutex_lock(&fs->store_mu);
-	if (gen != atomic_load(&fs->gen)) { /* the bytes may be older than an invalidation */
-		atomic_store(&fs->kstate[c], K_NONE);
-		pthread_mutex_unlock(&fs->store_mu);
-		atomic_fetch_add(&fs->store_skips, 1);
-		return 0;
-	}
-	fs->storing = (int64_t)c; /* from here an invalidation waits for this store */
-	pthread_mutex_unlock(&fs->store_mu);
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
-	bv.buf[0].mem = (void *)data;
-	int rc = fuse_lowlevel_notify_store(fs->se, INO_FILE, c * fs->o.chunk, &bv,
-					    fs->o.splice != FUSEFS_SPLICE_OFF ? FUSE_BUF_SPLICE_MOVE : FUSE_BUF_NO_SPLICE);
-	/* Stored or not, the kernel may hold pages of it now: never again. */
-	atomic_store(&fs->kstate[c], K_SEEN);
-	pthread_mutex_lock(&fs->store_mu);
-	fs->storing = -1;
-	pthread_cond_broadcast(&fs->store_cond);
-	pthread_mutex_unlock(&fs->store_mu);
-	if (rc < 0)
-		return err_errno(e, -rc, "fuse: notify_store of chunk %llu", (unsigned long long)c);
-	atomic_fetch_add(&fs->stores, 1);
-	atomic_fetch_add(&fs->store_bytes, len);
-	return 1;
-}
-
-/* Store whole chunks [off, off + len) into the page cache. */
-int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, uint64_t gen, struct err *e)
-{
-	int stored = 0;
-	for (uint64_t at = off; at < off + len;) {
-		uint64_t c = at / fs->o.chunk;
-		uint64_t end = (c + 1) * fs->o.chunk;
-		if (end > off + len)
-			end = off + len;
-		int rc = store_chunk(fs, c, (const char *)data + (at - off), (size_t)(end - at), gen, e);
-		if (rc < 0)
-			return -1;
-		stored |= rc;
-		at = end;
-	}
-	return stored;
-}
-
-/* Drop a range from the page cache and make its chunks storable again. */
-int fusefs_invalidate(struct fusefs *fs, uint64_t off, uint64_t len, struct err *e)
-{
-	if (!len || off >= fs->o.size)
-		return 0;
-	/* Stores of bytes read before now are dropped; one under way ends first. */
-	atomic_fetch_add(&fs->gen, 1);
-	int64_t lo = (int64_t)(off / fs->o.chunk), hi = (int64_t)((off + len - 1) / fs->o.chunk);
-	pthread_mutex_lock(&fs->store_mu);
-	while (fs->storing >= lo && fs->storing <= hi)
-		pthread_cond_wait(&fs->store_cond, &fs->store_mu);
-	pthread_mutex_unlock(&fs->store_mu);
-	int rc = fuse_lowlevel_notify_inval_inode(fs->se, INO_FILE, (off_t)off, (off_t)len);
-	if (rc < 0 && rc != -ENOENT)
-		return err_errno(e, -rc, "fuse: notify_inval_inode [%llu, +%llu)", (unsigned long long)off,
-				 (unsigned long long)len);
-	/* Only whole chunks become storable: a partly covered one stays seen. */
-	uint64_t c0 = (off + fs->o.chunk - 1) / fs->o.chunk, c1 = (off + len) / fs->o.chunk;
-	if (off + len >= fs->o.size)
-		c1 = fs->nchunks;
-	for (uint64_t c = c0; c < c1; c++)
-		atomic_store(&fs->kstate[c], K_NONE);
-	atomic_fetch_add(&fs->invalidations, 1);
-	return 0;
-}
 
 /* ---- requests ---------------------------------------------------------- */
 
@@ -307,7 +159,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		size = (size_t)(fs->o.size - (uint64_t)off);
 	if (size > FUSEFS_MAX_IO)
 		size = FUSEFS_MAX_IO;
-	mark_seen(fs, (uint64_t)off, size);
+	fusefs_claim(fs, (uint64_t)off, size, 1);
 	struct err e = {0};
 	const void *buf = fs->o.io.read(fs->o.io.arg, size, (uint64_t)off, &e);
 	if (!buf) {
@@ -337,7 +189,7 @@ static void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		fuse_reply_err(req, ino != INO_FILE ? EISDIR : (off < 0 ? EINVAL : ENOSPC));
 		return;
 	}
-	mark_seen(fs, (uint64_t)off, len);
+	fusefs_claim(fs, (uint64_t)off, len, 0);
 	struct err e = {0};
 	const void *data;
 	if (in->count == 1 && in->idx == 0 && in->off == 0 && !(in->buf[0].flags & FUSE_BUF_IS_FD)) {
@@ -522,8 +374,6 @@ static int fs_check(struct fusefs_opts *o, struct err *e)
 		o->threads = 1;
 	if (o->max_background < 1)
 		o->max_background = 12;
-	if (!o->store_wait_ns)
-		o->store_wait_ns = 2000000;
 	return 0;
 }
 
@@ -534,7 +384,6 @@ struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e)
 	if (!fs)
 		return err_errno(e, ENOMEM, "fuse"), NULL;
 	fs->o = *o;
-	fs->storing = -1;
 	pthread_mutex_init(&fs->store_mu, NULL);
 	pthread_cond_init(&fs->store_cond, NULL);
 	if (fs_check(&fs->o, e)) {
@@ -546,8 +395,10 @@ struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e)
 	snprintf(fs->fsname, sizeof fs->fsname, "memsync-ms%d", (int)getpid());
 	fs->nchunks = (fs->o.size + fs->o.chunk - 1) / fs->o.chunk;
 	fs->kstate = calloc(fs->nchunks, 1);
+	fs->claim = calloc(fs->o.size / FUSEFS_PAGE, sizeof *fs->claim);
+	fs->inval_gen = calloc(fs->nchunks, sizeof *fs->inval_gen);
 	fs->scratch_made = pthread_key_create(&fs->scratch, free) == 0;
-	if (!fs->kstate || !fs->scratch_made) {
+	if (!fs->kstate || !fs->claim || !fs->inval_gen || !fs->scratch_made) {
 		err_errno(e, ENOMEM, "fuse: chunk states");
 		fusefs_unmount(fs);
 		return NULL;
@@ -619,6 +470,8 @@ void fusefs_unmount(struct fusefs *fs)
 	pthread_mutex_destroy(&fs->store_mu);
 	pthread_cond_destroy(&fs->store_cond);
 	free(fs->kstate);
+	free(fs->claim);
+	free(fs->inval_gen);
 	free(fs);
 }
 
@@ -634,6 +487,6 @@ void fusefs_stats(struct fusefs *fs, struct fusefs_stats *s)
 	s->stores = atomic_load(&fs->stores);
 	s->store_bytes = atomic_load(&fs->store_bytes);
 	s->store_skips = atomic_load(&fs->store_skips);
-	s->store_waits = atomic_load(&fs->store_waits);
+	s->store_fences = atomic_load(&fs->store_fences);
 	s->invalidations = atomic_load(&fs->invalidations);
 }

@@ -11,14 +11,11 @@
  *
  * Prefetch into the kernel's page cache: fusefs_store() pushes bytes with
  * fuse_lowlevel_notify_store(). The kernel overwrites whatever page it
- * holds there, so a store must never land on a page the kernel may have
- * dirtied: every chunk has a state (none, storing, seen); a READ or WRITE
- * marks its chunks seen, a store only runs on a chunk never seen and marks
- * it storing meanwhile, and a READ that meets a chunk being stored waits
- * for that store (bounded: the store may itself wait for this READ's
- * locked pages). fusefs_invalidate() drops a range from the page cache
- * (fuse_lowlevel_notify_inval_inode; dirty pages are written back first)
- * and makes its chunks storable again.
+ * holds there, so a store must never land on a page the workload may have
+ * dirtied: fuse_store.c has the protocol (READs claim their pages and
+ * fence a racing store off them). fusefs_invalidate() drops a range from the
+ * page cache (fuse_lowlevel_notify_inval_inode; dirty pages are written
+ * back first) and makes its chunks storable again.
  *
  * Mounts are named "memsync-ms<pid>" (fsname, type fuse.memsync) after the
  * process serving them, so fusefs_cleanup_stale() can recognize and lazily
@@ -65,13 +62,12 @@ struct fusefs_opts {
 	uint64_t readahead;      /* bdi read_ahead_kb * 1024; 0 keeps the kernel's */
 	int splice;              /* FUSEFS_SPLICE_*: where libfuse may splice */
 	int writeback;           /* writeback cache (else write-through) */
-	uint64_t store_wait_ns;  /* how long a READ waits for a store of its chunk (0 = 2 ms) */
 	struct fusefs_io io;
 };
 
 struct fusefs_stats {
 	uint64_t reads, read_bytes, writes, write_bytes, fsyncs, errors;
-	uint64_t stores, store_bytes, store_skips, store_waits, invalidations;
+	uint64_t stores, store_bytes, store_skips, store_fences, invalidations;
 };
 
 struct fusefs;
@@ -100,10 +96,13 @@ struct fusefs *fusefs_mount(const struct fusefs_opts *o, struct err *e);
 const char *fusefs_path(const struct fusefs *fs);
 /* The invalidation generation: take it before reading the bytes to store. */
 uint64_t fusefs_generation(struct fusefs *fs);
-/* Store [off, off + len) (chunk-aligned, whole chunks) into the page cache,
- * each chunk unless the kernel has seen it or an invalidation came after
- * generation gen (the bytes may be older). One caller thread at a time.
- * Returns 1 stored (any chunk), 0 skipped, -1 on error. */
+/* Store [off, off + len) (chunk-aligned, whole chunks) into the page cache:
+ * the pages no READ or WRITE has brought, of chunks not stored before,
+ * unless an invalidation came after generation gen (the bytes may be
+ * older). data must be page-aligned memory of the caller's own mapping
+ * (mmap): a READ racing the store makes part of it inaccessible for the
+ * store's duration (fuse_store.c). One caller thread at a time. Returns 1
+ * when something was stored, 0 when nothing, -1 on error. */
 int fusefs_store(struct fusefs *fs, uint64_t off, size_t len, const void *data, uint64_t gen, struct err *e);
 /* Has the kernel seen (read or written) any chunk of [off, off + len)? */
 int fusefs_seen(struct fusefs *fs, uint64_t off, uint64_t len);

@@ -73,14 +73,15 @@ struct fuse_local {
 };
 
 /* A buffer shared with a remote request that may outlive the wait for it:
- * whoever drops the last reference frees it (fuse_data.c). */
+ * whoever drops the last reference frees it (fuse_data.c). data is an
+ * anonymous mapping of its own (page-aligned, as fusefs_store() needs). */
 struct fuse_buf {
 	atomic_int refs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int done, error;
 	size_t size;
-	unsigned char data[];
+	unsigned char *data;
 };
 struct fuse_buf *fuse_buf_new(size_t size);
 void fuse_buf_put(struct fuse_buf *b);
