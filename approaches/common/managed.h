@@ -57,6 +57,8 @@ struct managed_opts {
 	uint64_t push_interval_ns;  /* background push period (0 = push only on flush) */
 	int push_inflight;          /* push requests in flight (0 = 64) */
 	int retry_ms;               /* a failed demand fetch is retried for this long (0 = 10000) */
+	int close_timeout_ms;       /* managed_close waits this long for requests in flight
+	                             * (0 = 10000); then it leaves the engine allocated */
 	/* Called on the pull thread after a chunk became present through the
 	 * background pull (not through a demand read): data is the chunk's
 	 * bytes in the cache, valid during the call. May be NULL. The fuse
