@@ -997,6 +997,8 @@ record:
 		e = skip;
 	}
 	stop_children(&s);
+	if (ops->cleanup_stale) /* a killed child's mount or device */
+		ops->cleanup_stale();
 	for (int i = 0; i < 2; i++) {
 		if (s.pair_local_wl[i] >= 0)
 			close(s.pair_local_wl[i]);
@@ -1043,6 +1045,9 @@ int runner_run(const struct run_plan *p, struct run_totals *t, struct err *e)
 	struct err ce = {0};
 	if (topo_cleanup_stale(&ce))
 		log_warn("cleaning up after an earlier run: %s", ce.msg);
+	for (int i = 0; approach_registry[i]; i++)
+		if (approach_registry[i]->cleanup_stale)
+			approach_registry[i]->cleanup_stale();
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);

@@ -58,6 +58,7 @@ struct nbd_seed {
 
 struct nbd_leech {
 	struct nbd_local *l;
+	struct region *r;               /* its counters follow the pull */
 	int lfd;
 	pthread_t thr;
 	int running;
@@ -213,6 +214,7 @@ int nbd_migrate_source(struct region *r, struct migration *m, struct err *e)
 		rc = send_dirty(fd, dirty, n, e);
 	free(dirty);
 	close(fd);
+	nbd_local_counters(l, r);
 	struct nbd_server_stats st;
 	nbd_server_stats(l->seed->srv, &st);
 	m->rounds = 2;
@@ -289,6 +291,7 @@ static void *leech_main(void *arg)
 {
 	struct nbd_leech *lc = arg;
 	while (!atomic_load(&lc->stop)) {
+		nbd_local_counters(lc->l, lc->r);
 		struct pollfd p = {lc->lfd, POLLIN, 0};
 		if (poll(&p, 1, WAIT_SLICE_MS) <= 0)
 			continue;
@@ -334,6 +337,7 @@ int nbd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e)
 	l->sc = sc;
 	l->leech = lc;
 	lc->l = l;
+	lc->r = r;
 	lc->lfd = -1;
 	r->priv = l;
 	if (nbd_parse_opts(sc, &l->cfg, e))

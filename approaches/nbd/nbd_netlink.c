@@ -3,6 +3,10 @@
  * netlink messages of the "nbd" family (connect with several sockets,
  * disconnect), written with raw sockets, and the kernel uevent listener
  * that tells when a device changed (what udev listens to).
+ *
+ * Kernels before 6.5 register the family in the initial network namespace
+ * only; a process in another one (a scenario's host) then reaches it with
+ * a socket made in the initial namespace (setns on a short-lived thread).
  */
 #include "nbd_kernel.h"
 
@@ -11,6 +15,9 @@
 #include <linux/nbd-netlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -83,16 +90,45 @@ static const struct nlattr *nl_find(const void *p, size_t len, uint16_t type)
 	return NULL;
 }
 
+/* Thread body: a generic netlink socket in the initial network namespace. */
+static void *initns_socket(void *arg)
+{
+	int *fd = arg, ns = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns >= 0 && setns(ns, CLONE_NEWNET) == 0)
+		*fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	else
+		*fd = -errno;
+	if (ns >= 0)
+		close(ns);
+	return NULL;
+}
+
+/* A generic netlink socket here, or (initns) in the initial network namespace. */
+static int nl_socket(int initns, struct err *e)
+{
+	int fd = -1;
+	if (!initns) {
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+		return fd >= 0 ? fd : err_errno(e, errno, "nbd netlink: socket");
+	}
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, initns_socket, &fd);
+	if (rc)
+		return err_errno(e, rc, "nbd netlink: thread");
+	pthread_join(t, NULL);
+	return fd >= 0 ? fd : err_errno(e, -fd, "nbd netlink: socket in the initial network namespace");
+}
+
 /* Send m on a fresh generic netlink socket and read replies until the ACK;
  * on_reply sees each genl reply's attributes. */
-static int nl_call(struct nl_msg *m, const char *what,
+static int nl_call(struct nl_msg *m, int initns, const char *what,
 		   void (*on_reply)(const void *attrs, size_t len, void *arg), void *arg, struct err *e)
 {
 	if (m->overflow)
 		return err_set(e, "nbd netlink: %s message too large", what);
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	int fd = nl_socket(initns, e);
 	if (fd < 0)
-		return err_errno(e, errno, "nbd netlink: socket");
+		return -1;
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	int rc = -1;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || send(fd, m->buf, m->h.nlmsg_len, 0) < 0) {
@@ -137,16 +173,25 @@ static void family_reply(const void *attrs, size_t len, void *arg)
 		memcpy(arg, (const char *)a + NLA_HDRLEN, 2);
 }
 
-/* The generic netlink id of the "nbd" family, or -1 (ENOENT: not in this kernel or namespace). */
-static int nbd_family(struct err *e)
+/* The generic netlink id of the "nbd" family, here or else in the initial
+ * namespace (*initns set), or -1 (ENOENT: not in this kernel). */
+static int nbd_family(int *initns, struct err *e)
 {
 	struct nl_msg m;
-	nl_start(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
-	nl_put(&m, CTRL_ATTR_FAMILY_NAME, NBD_GENL_FAMILY_NAME, sizeof NBD_GENL_FAMILY_NAME);
-	uint16_t id = 0;
-	if (nl_call(&m, "looking up the nbd family", family_reply, &id, e))
-		return -1;
-	return id ? id : err_errno(e, ENOENT, "nbd netlink: no family id");
+	for (*initns = 0; *initns < 2; ++*initns) {
+		nl_start(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+		nl_put(&m, CTRL_ATTR_FAMILY_NAME, NBD_GENL_FAMILY_NAME, sizeof NBD_GENL_FAMILY_NAME);
+		uint16_t id = 0;
+		struct err sub = {0};
+		if (nl_call(&m, *initns, "looking up the nbd family", family_reply, &id, &sub) == 0 && id)
+			return id;
+		if (*initns || sub.code != ENOENT) {
+			if (sub.set)
+				*e = e->set ? *e : sub;
+			return e->set ? -1 : err_errno(e, ENOENT, "nbd netlink: no family id");
+		}
+	}
+	return -1;
 }
 
 /* on_reply of NBD_CMD_CONNECT: the device index. */
@@ -166,7 +211,7 @@ static void put64(struct nl_msg *m, uint16_t type, uint64_t v)
 /* NBD_CMD_CONNECT with every socket; *index in/out (-1 = kernel picks). */
 int nbd_nl_connect(const struct nbd_dev_opts *o, const int *socks, int nsocks, int *index, struct err *e)
 {
-	int fam = nbd_family(e);
+	int initns, fam = nbd_family(&initns, e);
 	if (fam < 0)
 		return -1;
 	struct nl_msg m;
@@ -190,7 +235,7 @@ int nbd_nl_connect(const struct nbd_dev_opts *o, const int *socks, int nsocks, i
 	}
 	nl_end(&m, list);
 	uint32_t got = (uint32_t)-1;
-	if (nl_call(&m, "NBD_CMD_CONNECT", index_reply, &got, e))
+	if (nl_call(&m, initns, "NBD_CMD_CONNECT", index_reply, &got, e))
 		return -1;
 	if (*index < 0)
 		*index = (int)got;
@@ -200,14 +245,14 @@ int nbd_nl_connect(const struct nbd_dev_opts *o, const int *socks, int nsocks, i
 /* NBD_CMD_DISCONNECT of device index. */
 int nbd_nl_disconnect(int index, struct err *e)
 {
-	int fam = nbd_family(e);
+	int initns, fam = nbd_family(&initns, e);
 	if (fam < 0)
 		return -1;
 	struct nl_msg m;
 	nl_start(&m, (uint16_t)fam, NBD_CMD_DISCONNECT);
 	uint32_t i = (uint32_t)index;
 	nl_put(&m, NBD_ATTR_INDEX, &i, sizeof i);
-	return nl_call(&m, "NBD_CMD_DISCONNECT", NULL, NULL, e);
+	return nl_call(&m, initns, "NBD_CMD_DISCONNECT", NULL, NULL, e);
 }
 
 /* A socket subscribed to the kernel's uevents (group 1: the kernel's, not udev's). */
