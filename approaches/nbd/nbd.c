@@ -43,6 +43,7 @@ static const struct approach_opt nbd_options[] = {
 	{"retry", "10s", "managed: a failed demand fetch is retried for this long (duration)"},
 	{"cache", "memory", "managed: cache in memory | file (under the scratch directory)"},
 	{"remote_conns", "4", "connections to the remote, 1 .. 16"},
+	{"server_chunk", "0", "remote side: split backend calls into aligned chunks of this size (0 = whole requests)"},
 	{"precopy", "wait", "migration: wait (finalize once the leecher pulled everything) | none (finalize at once)"},
 	{"fault_seeder_kill", "0", "test hook: the migration source kills its process after serving this many bytes"},
 	{NULL, NULL, NULL},
@@ -255,6 +256,15 @@ static void nbd_close(struct region *r)
 	r->priv = NULL;
 }
 
+/* Remote process: the shared remote side, with server-side chunking if asked. */
+static int nbd_serve(struct host *h, struct err *e)
+{
+	struct nbd_side_opts o = {0};
+	if (scenario_opt_size(h->sc, "server_chunk", 0, &o.server.chunk_size, e))
+		return -1;
+	return approach_nbd_serve_with(h, &o, e);
+}
+
 /* Can the kernel NBD client run here? */
 static int nbd_probe(struct err *e)
 {
@@ -279,7 +289,7 @@ const struct approach_ops nbd_ops = {
 	.caps = CAP_READ | CAP_WRITE | CAP_PREFETCH | CAP_MIGRATE | CAP_REMOTE,
 	.options = nbd_options,
 	.probe = nbd_probe,
-	.serve = approach_nbd_serve,
+	.serve = nbd_serve,
 	.remote_read = approach_nbd_remote_read,
 	.serve_stop = approach_nbd_serve_stop,
 	.open = nbd_open,
