@@ -93,7 +93,7 @@ summary() {
 	echo "Summary of $f (MB/s = 10^6 bytes/s; latencies in us; CPU in s per GiB moved):"
 	{
 		printf 'approach\tworkload\tprofile\tstatus\tMB/s\tfirst\tp50\tp99\tCPU/GiB\twire-MB\n'
-		jq -r 'select(.type == "scenario")
+		jq -r 'select(.type == "scenario" and .warmup != true)
 		  | [ .approach, .workload, .profile, .status,
 		      (if .status == "pass" then (.throughput_mb_s | floor) else "-" end),
 		      (if .status == "pass" then (.first_access_ns / 1000 | . * 10 | floor / 10) else "-" end),
@@ -104,7 +104,7 @@ summary() {
 		  | @tsv' "$f"
 	} | column -t -s $'\t'
 	local bad
-	bad=$(jq -r 'select(.type == "scenario" and .status != "pass" and .status != "skip") | "  FAILED \(.approach)/\(.workload)/\(.profile): \(.reason)"' "$f")
+	bad=$(jq -r 'select(.type == "scenario" and .status != "pass" and .status != "skip") | "  FAILED \(.approach)/\(.workload)/\(.profile)\(if .warmup == true then " (warm-up)" else "" end): \(.reason)"' "$f")
 	local skipped
 	skipped=$(jq -r 'select(.type == "scenario" and .status == "skip") | "  skipped \(.approach)/\(.workload)/\(.profile): \(.reason)"' "$f" | sort -u)
 	[ -z "$skipped" ] || { echo; echo "$skipped"; }

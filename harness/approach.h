@@ -17,9 +17,53 @@
  * userfaultfd and calls workload_attach() itself (the approach's threads run
  * in the workload process); the local process still gets attach() (with
  * uffd -1), sync() and close(), which the approach forwards as it likes.
- * Measurement code is identical for all approaches.
+ * Measurement code is identical for all approaches; harness/README.md says
+ * step by step how to add one.
  *
- * Hooks return 0 or record an error in `e` and return -1 (see err.h).
+ * Hooks return 0 or record an error in `e` and return -1 (see err.h); they
+ * never exit(). A thread of the approach that gives up calls
+ * region->report_fatal().
+ *
+ * Teardown contract (what the runner guarantees, and expects):
+ *   - close() is called after every open() and every migrate_dest(), whether
+ *     it succeeded or failed, and after a failed attach(), sync() or
+ *     migrate_source(). A failing open() leaves r->priv NULL or pointing at
+ *     what it set up so far; close() frees exactly that (r->priv may be NULL).
+ *   - serve_stop() is called after every serve(), succeeded or failed, on the
+ *     same terms (h->priv may be NULL).
+ *   - workload_detach() is called only after a workload_attach() that succeeded.
+ *   - Every process of a scenario is stopped with a quit command: it runs
+ *     the teardown above and exits. One that has not exited 2 s later gets
+ *     SIGTERM, 5 s later SIGKILL, sent to its whole process group (each
+ *     process of a scenario leads its own), so daemons an approach started
+ *     from it die too. After a scenario in which a process had to be
+ *     signalled or died from a signal, the runner calls the approach's
+ *     cleanup_stale(): what the teardown would have removed (a mount, a
+ *     connected /dev/nbdX) must therefore carry the pid of the process that
+ *     created it (getpid() in the local, remote or dest process), e.g. in a
+ *     name "ms<pid>-...", so that it is stale once that process is gone.
+ *   - When the runner itself is killed, its processes die with it
+ *     (PR_SET_PDEATHSIG); the next run and `memsync cleanup` call every
+ *     approach's cleanup_stale() and remove the namespaces, shared memory and
+ *     work directories of runs that are gone.
+ *
+ * Built without its library: an approach whose library or kernel interface
+ * is missing at build time still compiles, registers and keeps its options
+ * table; its CMakeLists defines MEMSYNC_HAVE_<LIB> only when the library is
+ * found, and its ops say why not:
+ *
+ *     #ifdef MEMSYNC_HAVE_FUSE3
+ *     #define FUSE_UNSUPPORTED NULL
+ *     #else
+ *     #define FUSE_UNSUPPORTED "built without libfuse3 (install libfuse3-dev, rebuild)"
+ *     #endif
+ *     const struct approach_ops fuse_ops = { ..., .unsupported = FUSE_UNSUPPORTED, ... };
+ *
+ * `memsync list` shows the reason, every scenario of it is recorded as a skip
+ * with that reason, the runner calls none of its hooks, and the tests that
+ * need it skip (exit 77) through requires_approach (tests/functions.sh). A
+ * feature missing on this machine at run time (kernel, privileges) is what
+ * probe() reports, with the same effect.
  */
 #ifndef MEMSYNC_APPROACH_H
 #define MEMSYNC_APPROACH_H
@@ -32,13 +76,14 @@
 #include "err.h"
 #include "workload.h"
 
-/* Capabilities, for --list and for choosing which scenarios make sense. */
+/* Capabilities: `memsync list` shows them, and the runner records a
+ * scenario that needs one the approach lacks as skipped, with the reason. */
 enum approach_cap {
-	CAP_READ = 1 << 0,     /* reads see the remote content */
-	CAP_WRITE = 1 << 1,    /* writes reach the remote copy (after sync) */
-	CAP_PREFETCH = 1 << 2, /* background pull ahead of accesses */
-	CAP_MIGRATE = 1 << 3,  /* implements migrate_source/migrate_dest */
-	CAP_REMOTE = 1 << 4,   /* has a remote side: needs the network */
+	CAP_READ = 1 << 0,     /* reads see the region's content (workloads that read need it) */
+	CAP_WRITE = 1 << 1,    /* writes are kept and reach the remote copy after sync()
+	                        * (workloads that write need it) */
+	CAP_MIGRATE = 1 << 3,  /* implements migrate_source/migrate_dest (--migrate needs it) */
+	CAP_REMOTE = 1 << 4,   /* has a remote side: serve/remote_read/serve_stop, the network */
 };
 
 /* How the workload process maps the region. */
@@ -159,11 +204,24 @@ struct approach_ops {
 	/* Local process: tear down the local side. Mandatory. */
 	void (*close)(struct region *r);
 
-	/* Any process, at the start of every run and in `memsync cleanup`:
-	 * remove what a killed run of this approach left behind (a FUSE mount,
-	 * a connected /dev/nbdX, a daemon) that the harness cannot know of.
-	 * Things carry their run's tag "ms<pid>" in their names; a run whose
-	 * pid no longer exists is dead. Log one line per thing removed. Optional. */
+	/* The runner, before the first scenario, for every approach of the run
+	 * that is supported: check the run's -o options with the scenario_opt_*()
+	 * helpers (whose errors name the option), so that a bad value refuses
+	 * the run (exit 2) before anything starts. sc is as for the approach's
+	 * first scenario as far as the plan says: ops, profile, wl, size, seed,
+	 * opts, mode; no addresses, ports, workdir or versions yet. sc->opts holds
+	 * every -o of the run: ignore keys the options table does not list.
+	 * Optional: without it only the keys are checked (each must be listed by
+	 * some approach of the run). */
+	int (*check_options)(const struct scenario *sc, struct err *e);
+
+	/* The runner, at the start of every run, in `memsync cleanup`, and after
+	 * a scenario whose processes had to be killed: remove what a dead
+	 * process of this approach left behind (a FUSE mount, a connected
+	 * /dev/nbdX, a daemon) that the harness cannot know of. Things carry the
+	 * pid of the process that created them ("ms<pid>-..."); one whose
+	 * process no longer exists is stale, anything else is left alone (other
+	 * runs may be in progress). Log one line per thing removed. Optional. */
 	void (*cleanup_stale)(void);
 
 	/* Migration (CAP_MIGRATE), `memsync run --migrate`. The source is the
@@ -195,6 +253,8 @@ int scenario_opt_bool(const struct scenario *sc, const char *key, int def, int *
  * Every duration option of every approach goes through this. */
 int scenario_opt_duration(const struct scenario *sc, const char *key, uint64_t def_ns, uint64_t *out_ns,
 			  struct err *e);
+/* "access" or "migrate". */
+const char *scenario_mode_name(enum scenario_mode mode);
 /* The content model of a scenario (seed, size, current versions). */
 struct content_model scenario_model(const struct scenario *sc);
 

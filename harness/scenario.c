@@ -106,3 +106,9 @@ struct content_model scenario_model(const struct scenario *sc)
 	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = sc->versions};
 	return m;
 }
+
+/* The record's name of a scenario mode. */
+const char *scenario_mode_name(enum scenario_mode mode)
+{
+	return mode == MODE_MIGRATE ? "migrate" : "access";
+}

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "cmd.h"
+#include "proc.h"
 
 #define NETNS_DIR "/run/netns"
 
@@ -68,23 +69,6 @@ int netem_tc_available(void)
 	return cached;
 }
 
-/* Is pid a live (non-zombie) process? */
-static int pid_alive(pid_t pid)
-{
-	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
-		return 0;
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
-}
-
 /* Parse "ms<pid>-<rest>" into pid; 0 when the name is not ours. */
 static pid_t owner_of(const char *name)
 {
@@ -112,7 +96,7 @@ int topo_cleanup_stale_counted(int *count, struct err *e)
 		struct dirent *de;
 		while ((de = readdir(d))) {
 			pid_t pid = owner_of(de->d_name);
-			if (!pid || pid_alive(pid))
+			if (!pid || proc_alive(pid))
 				continue;
 			struct err ce = {0};
 			if (cmd_run(&ce, NULL, 0, "ip", "netns", "del", de->d_name, NULL)) {
@@ -131,7 +115,7 @@ int topo_cleanup_stale_counted(int *count, struct err *e)
 		while ((de = readdir(d))) {
 			pid_t pid = owner_of(de->d_name);
 			size_t n = strlen(de->d_name);
-			if (!pid || n < 5 || strcmp(de->d_name + n - 5, "-link") || pid_alive(pid))
+			if (!pid || n < 5 || strcmp(de->d_name + n - 5, "-link") || proc_alive(pid))
 				continue;
 			char path[300];
 			snprintf(path, sizeof path, "/dev/shm/%s", de->d_name);
@@ -284,7 +268,7 @@ int topo_owner_pid(const struct topology *t)
 /* Is the creating process still running? */
 int topo_owner_alive(const struct topology *t)
 {
-	return pid_alive(t->owner);
+	return proc_alive(t->owner);
 }
 
 /* Driver in use. */

@@ -6,7 +6,10 @@
 #   cleanup_fn FN          run FN on exit (in reverse order of registration)
 #   fail MSG / skip MSG    end the test with exit 1 / 77 and a message
 #   tmpdir                 $TMPDIR_TEST, removed on exit
-#   memsync ARGS...        the built harness binary
+#   memsync ARGS...        the built harness binary; `memsync run` without a
+#                          --warmup gets --warmup 0 (tests verify, they do not
+#                          measure: a warm-up run would only double their time)
+#   requires_approach NAME skip unless this build and machine can run NAME
 set -u
 set -o pipefail
 
@@ -51,8 +54,15 @@ TMPDIR_TEST=$(mktemp -d /tmp/memsync-test.XXXXXX)
 _rm_tmpdir() { rm -rf "$TMPDIR_TEST"; }
 cleanup_fn _rm_tmpdir
 
-# The harness binary.
-memsync() { "$MEMSYNC_BUILD/memsync" "$@"; }
+# The harness binary (`run` without --warmup: no warm-up runs).
+memsync() {
+	if [ "${1:-}" = run ] && [[ " $* " != *" --warmup"* ]]; then
+		shift
+		"$MEMSYNC_BUILD/memsync" run --warmup 0 "$@"
+	else
+		"$MEMSYNC_BUILD/memsync" "$@"
+	fi
+}
 
 # Assert that a command fails with the given exit code and prints a pattern.
 expect_fail() {
@@ -63,9 +73,18 @@ expect_fail() {
 	echo "$out" | grep -qE -- "$pattern" || fail "expected /$pattern/ in output of '$*': $out"
 }
 
-# requires_approach NAME - skip (77) when this build has no approach NAME.
+# requires_approach NAME - skip (77) when this build has no approach NAME, or
+# `memsync list` says it is unsupported here (built without its library, or a
+# kernel feature or privilege missing), with that reason.
 requires_approach() {
-	memsync list approaches 2>/dev/null | grep -q "^ *$1" || skip "$1 not built"
+	local list why
+	list=$("$MEMSYNC_BUILD/memsync" list approaches 2>/dev/null) || skip "cannot list the approaches (memsync not built?)"
+	why=$(awk -v a="$1" '
+		$1 == a && !found { found = 1; next }
+		found && /^ +unsupported here: / { sub(/^ +unsupported here: /, ""); print; exit }
+		found { exit }
+		END { if (!found) print "not in this build" }' <<<"$list")
+	[ -z "$why" ] || skip "approach $1: $why"
 }
 
 # memsync_run_logged OUT ARGS... - `memsync run -q ARGS --out OUT` with its

@@ -40,10 +40,14 @@ run_ok "pagemap 4k" -w rand-write-1pct -o dirty=pagemap -o chunk=4k
 jq -e -s '[.[] | select(.type == "scenario")][0] | .approach_stats.chunks_dirty == (16777216 / 4096 * 0.01 | floor)' \
 	"$out" >/dev/null || fail "pagemap tracking must find exactly the written blocks"
 run_ok "lan profile" -w rand-write-1pct -p lan
-run_ok "tls-psk" -w rand-write-1pct,mixed -o tls=psk -o poll_interval=10
+run_ok "tls-psk, poll_interval with a unit" -w rand-write-1pct,mixed -o tls=psk -o poll_interval=10ms
 # Bad options are clear errors.
-expect_fail 1 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
+expect_fail 2 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "unknown hash" memsync run -q -a delta -w rand-write-1pct -s 4M -o hash=md5 \
+expect_fail 2 "hash=md5: expected one of xxh3, xxh128" memsync run -q -a delta -w rand-write-1pct -s 4M -o hash=md5 \
+	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
+expect_fail 2 "dirty=kernel: expected one of hash, pagemap" memsync run -q -a delta -w rand-write-1pct -s 4M \
+	-o dirty=kernel --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
+expect_fail 2 "poll_interval=soon" memsync run -q -a delta -w rand-write-1pct -s 4M -o poll_interval=soon \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
 echo "delta sync: $n scenarios verified"

@@ -8,8 +8,8 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-requires_approach nbd
 requires_kernel_feature nbd
+requires_approach nbd
 out=$TMPDIR_TEST/r.jsonl
 memsync_run_logged "$out" -a nbd -w migrate-writer -p local -s 16M --migrate -r 2 -o chunk=256k
 memsync_run_logged "$out" -a nbd -w migrate-writer -p local -s 16M --migrate -o precopy=none -o attach=ioctl

@@ -7,8 +7,8 @@
 . "$(dirname "$0")/functions.sh"
 requires_root
 requires jq
-requires_approach nbd
 requires_kernel_feature nbd
+requires_approach nbd
 out=$TMPDIR_TEST/r.jsonl
 wls=first-access,header-first,hotset-rw,mixed,rand-read,rand-write,rand-write-0.1pct,rand-write-1pct
 wls=$wls,rand-write-10pct,seq-read,seq-read-4k,seq-write,stride-read,zipf-read

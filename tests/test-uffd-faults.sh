@@ -11,12 +11,12 @@ requires_approach uffd
 # Bad sizes: exit 2 before anything is mapped.
 expect_fail 2 "multiple of 4096" memsync run -a uffd -w seq-read -s 5000
 expect_fail 2 "multiple of 4096" memsync run -a uffd -w seq-read -s 0
-# Bad options: the scenario fails with the option named.
-expect_fail 1 "chunk=3k" memsync run -a uffd -w seq-read -s 1M -o chunk=3k --out "$TMPDIR_TEST/b.jsonl"
-expect_fail 1 "prefetch=bogus" memsync run -a uffd -w seq-read -s 1M -o prefetch=bogus --out "$TMPDIR_TEST/b.jsonl"
+# Bad options: exit 2 naming the option, before any scenario (check_options).
+expect_fail 2 "chunk=3k" memsync run -a uffd -w seq-read -s 1M -o chunk=3k --out "$TMPDIR_TEST/b.jsonl"
+expect_fail 2 "prefetch=bogus" memsync run -a uffd -w seq-read -s 1M -o prefetch=bogus --out "$TMPDIR_TEST/b.jsonl"
 expect_fail 2 "not known" memsync run -a uffd -w seq-read -s 1M -o nosuch=1
-expect_fail 1 "handler=thread" memsync run -a uffd -w seq-read -s 1M -o handler=thread --out "$TMPDIR_TEST/b.jsonl"
-expect_fail 1 "chunk=3k" memsync run -a uffd -w seq-read -s 1M -o handler=inprocess -o chunk=3k --out "$TMPDIR_TEST/b.jsonl"
+expect_fail 2 "handler=thread" memsync run -a uffd -w seq-read -s 1M -o handler=thread --out "$TMPDIR_TEST/b.jsonl"
+expect_fail 2 "chunk=3k" memsync run -a uffd -w seq-read -s 1M -o handler=inprocess -o chunk=3k --out "$TMPDIR_TEST/b.jsonl"
 
 # Kill the remote process (the child of memsync in host 1's namespace) or
 # drop the link once the run has started, then expect a bounded failure.
@@ -25,7 +25,7 @@ disrupt() {
 	local how=$1 handler=$2; shift 2
 	local out=$TMPDIR_TEST/$how-$handler.jsonl log=$TMPDIR_TEST/$how-$handler.log
 	# A slow link and no prefetch: the workload keeps faulting for many seconds.
-	"$MEMSYNC_BUILD/memsync" run -a uffd -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=4k -o handler="$handler" "$@" \
+	"$MEMSYNC_BUILD/memsync" run --warmup 0 -a uffd -w seq-read-4k -p metro -s 256M -o prefetch=off -o chunk=4k -o handler="$handler" "$@" \
 		--timeout 120s --out "$out" >"$log" 2>&1 &
 	local mpid=$! t0 p victim=
 	for _ in $(seq 100); do

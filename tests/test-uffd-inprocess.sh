@@ -39,6 +39,6 @@ memsync run -q -a uffd -w rand-write-1pct -s 16M -o handler=inprocess -o wp=off 
 jq -e -s '.[] | select(.type == "scenario") | select(.status == "fail" and (.reason | test("remote copy differs")))' \
 	"$TMPDIR_TEST/off.jsonl" >/dev/null || fail "inprocess wp=off: no 'remote copy differs' failure recorded"
 # Migration stays process-only.
-expect_fail 1 "handler=inprocess is not supported with --migrate" \
+expect_fail 2 "handler=inprocess is not supported with --migrate" \
 	memsync run --migrate -a uffd -w migrate-writer -s 16M -o handler=inprocess --out "$TMPDIR_TEST/m.jsonl"
 echo "uffd handler modes: $n runs passed and verified (process and inprocess); wp=off caught; migration refused"

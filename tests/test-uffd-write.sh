@@ -25,10 +25,10 @@ memsync run -q -a uffd -w rand-write-1pct -s 16M -o wp=off --out "$TMPDIR_TEST/o
 jq -e -s '.[] | select(.type == "scenario") | select(.status == "fail" and (.reason | test("remote copy differs")))' \
 	"$TMPDIR_TEST/off.jsonl" >/dev/null || fail "wp=off: no 'remote copy differs' failure recorded"
 # Bad option values fail with the option named.
-expect_fail 1 "option push_interval=soon: " \
+expect_fail 2 "option push_interval=soon: " \
 	memsync run -a uffd -w seq-write -s 16M -o push_interval=soon --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "option wp=maybe: expected one of" \
+expect_fail 2 "option wp=maybe: expected one of" \
 	memsync run -a uffd -w seq-write -s 16M -o wp=maybe --out "$TMPDIR_TEST/bad.jsonl"
-expect_fail 1 "option retries=0: must be 1 .. 20" \
+expect_fail 2 "option retries=0: must be 1 .. 20" \
 	memsync run -a uffd -w seq-write -s 16M -o retries=0 --out "$TMPDIR_TEST/bad.jsonl"
 echo "uffd write: $n runs passed, remote copies verified; wp=off caught; bad options named"

@@ -24,29 +24,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "approach.h"
 #include "delta_engine.h"
-#include "clock.h"
-#include "io.h"
+#include "delta_pagemap.h"
 #include "log.h"
-#include "uapi_compat.h"
+
+#define DELTA_MAX_WORKERS 64
+#define DELTA_MAX_DESTS 16
+#define REGION_FILE_MODE 0644          /* the region file, and the copies that mirror it */
+#define CONNECT_TIMEOUT_MS 10000
+#define SYNC_ATTEMPTS 4                /* a cycle is tried this often, reconnecting between */
+#define RECONNECT_BACKOFF_US 100000u   /* doubled with every attempt */
+#define BG_STEP_NS 5000000ull          /* background thread checks for stop this often */
+/* initial=stale: every STALE_EVERY-th block (block % STALE_EVERY == STALE_PHASE)
+ * holds content of another seed and version than the source's version 0. */
+#define STALE_EVERY 10
+#define STALE_PHASE 3
+#define STALE_SEED_XOR 0x5eedull
+#define STALE_VERSION 7
 
 static const struct approach_opt delta_options[] = {
 	{"chunk", "4k", "chunk size, a power of two from 4k to 1M (4k: no amplification of scattered 4 KiB writes)"},
 	{"workers", "2", "hashing threads"},
 	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32"},
 	{"mode", "chunks", "chunks (per-chunk hashes) or whole-file (one hash, resend everything on change)"},
-	{"poll_interval", "0", "ms between background cycles while the workload runs; 0 = only on sync()"},
+	{"poll_interval", "0", "time between background cycles while the workload runs (50ms, 1s; a bare number is ms); "
+			       "0 = only on sync()"},
 	{"dirty", "hash", "dirty detection: hash (hash every chunk) or pagemap (uffd async WP + PAGEMAP_SCAN)"},
 	{"initial", "same", "destination's initial copy: same (version 0), empty (zeros), stale (10% of blocks differ)"},
 	{"dests", "0", "0: push to one receiver; N: push to a hub on host 1 that fans out to N destinations"},
-	{"late_join_ms", "0", "hub: the last destination joins this many ms after the others"},
+	{"late_join_ms", "0", "hub: the last destination joins this much later than the others (a bare number is ms)"},
 	{"tls", "off", "off; psk: TLS 1.3 with a pre-shared key (derived per scenario) on every connection; "
 		       "x509: mutual TLS 1.3 with certificates from tls_dir (every leg, hub included)"},
 	{"tls_dir", "", "tls=x509: directory with ca-cert.pem, server-{cert,key}.pem, client-{cert,key}.pem"},
@@ -56,110 +67,119 @@ static const struct approach_opt delta_options[] = {
 	{NULL, NULL, NULL},
 };
 
+/* Values of mode (in enum delta_mode order), dirty, initial and tls. */
+static const char *const delta_mode_names[] = {"chunks", "whole-file", NULL};
+enum delta_dirty { DIRTY_HASH, DIRTY_PAGEMAP };
+static const char *const delta_dirty_names[] = {"hash", "pagemap", NULL};
+enum delta_initial { INITIAL_SAME, INITIAL_EMPTY, INITIAL_STALE };
+static const char *const delta_initial_names[] = {"same", "empty", "stale", NULL};
+enum delta_tls_kind { TLS_OFF, TLS_PSK, TLS_X509 };
+static const char *const delta_tls_names[] = {"off", "psk", "x509", NULL};
+
 /* Options shared by both sides. */
 struct delta_cfg {
-	uint64_t chunk, workers, poll_ms, dests, late_ms, fault_drop, mig_max_dirty, mig_max_rounds;
-	unsigned algo, mode, pagemap, initial; /* initial: 0 same, 1 empty, 2 stale */
+	uint64_t chunk, workers, poll_ns, dests, late_ns, fault_drop, mig_max_dirty, mig_max_rounds;
+	unsigned algo;
+	int mode, dirty, initial; /* enum delta_mode, delta_dirty, delta_initial */
 	struct delta_tls sec;
 };
 
-/* Parse and check the options. */
-static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struct err *e)
+/* The TLS settings: a per-scenario pre-shared key both sides derive, or
+ * the X.509 directory. */
+static int delta_cfg_tls(const struct scenario *sc, struct delta_cfg *c, struct err *e)
 {
-	memset(c, 0, sizeof *c);
-	if (scenario_opt_size(sc, "chunk", 4 << 10, &c->chunk, e) || scenario_opt_uint(sc, "workers", 2, &c->workers, e) ||
-	    scenario_opt_uint(sc, "poll_interval", 0, &c->poll_ms, e) || scenario_opt_uint(sc, "dests", 0, &c->dests, e) ||
-	    scenario_opt_uint(sc, "late_join_ms", 0, &c->late_ms, e) ||
-	    scenario_opt_uint(sc, "fault_drop", 0, &c->fault_drop, e) ||
-	    scenario_opt_uint(sc, "mig_max_dirty", 16, &c->mig_max_dirty, e) ||
-	    scenario_opt_uint(sc, "mig_max_rounds", 30, &c->mig_max_rounds, e))
+	int kind;
+	if (scenario_opt_enum(sc, "tls", delta_tls_names, TLS_OFF, &kind, e))
 		return -1;
-	if (c->chunk < DELTA_MIN_CHUNK || c->chunk > DELTA_MAX_CHUNK || (c->chunk & (c->chunk - 1)))
-		return err_set(e, "delta: chunk must be a power of two from 4k to 1M, not %llu", (unsigned long long)c->chunk);
-	if (c->workers < 1 || c->workers > 64)
-		return err_set(e, "delta: workers must be 1..64");
-	if (c->dests > 16)
-		return err_set(e, "delta: dests must be 0..16");
-	const char *h = scenario_opt(sc, "hash", "xxh3");
-	if (!(c->algo = delta_algo_parse(h)))
-		return err_set(e, "delta: unknown hash '%s' (xxh3, xxh128, xxh64, crc32, adler32)", h);
-	const char *m = scenario_opt(sc, "mode", "chunks");
-	if (!strcmp(m, "chunks"))
-		c->mode = 0;
-	else if (!strcmp(m, "whole-file"))
-		c->mode = 1;
-	else
-		return err_set(e, "delta: mode must be chunks or whole-file, not '%s'", m);
-	const char *d = scenario_opt(sc, "dirty", "hash");
-	if (!strcmp(d, "hash"))
-		c->pagemap = 0;
-	else if (!strcmp(d, "pagemap"))
-		c->pagemap = 1;
-	else
-		return err_set(e, "delta: dirty must be hash or pagemap, not '%s'", d);
-	if (c->pagemap && c->mode)
-		return err_set(e, "delta: dirty=pagemap needs mode=chunks");
-	const char *t = scenario_opt(sc, "tls", "off");
-	if (!strcmp(t, "psk")) {
-		if (!delta_tls_available())
-			return err_set(e, "delta: tls=psk needs a build with GnuTLS");
-		/* Both sides derive the same per-scenario key. */
+	if (kind == TLS_OFF)
+		return 0;
+	if (!delta_tls_available())
+		return err_set(e, "delta: tls=%s needs a build with GnuTLS", delta_tls_names[kind]);
+	if (kind == TLS_PSK) {
 		char seedstr[PATH_MAX + 64];
 		snprintf(seedstr, sizeof seedstr, "memsync-delta:%s:%llu", sc->workdir, (unsigned long long)sc->seed);
 		delta_hash_t k1, k2;
 		delta_hash(DELTA_XXH128, seedstr, strlen(seedstr), &k1);
 		delta_hash(DELTA_XXH128, &k1, sizeof k1, &k2);
-		memcpy(c->sec.key, k1.b, 16);
-		memcpy(c->sec.key + 16, k2.b, 16);
-		c->sec.len = 32;
-	} else if (!strcmp(t, "x509")) {
-		if (!delta_tls_available())
-			return err_set(e, "delta: tls=x509 needs a build with GnuTLS");
-		const char *dir = scenario_opt(sc, "tls_dir", "");
-		if (!dir[0])
-			return err_set(e, "delta: tls=x509 needs -o tls_dir=DIR (ca-cert.pem, server-cert.pem, "
-					  "server-key.pem, client-cert.pem, client-key.pem; see approaches/delta/README.md)");
-		if (strlen(dir) >= sizeof c->sec.x509_dir)
-			return err_set(e, "delta: tls_dir is too long");
-		if (delta_tls_check_dir(dir, e))
-			return -1;
-		snprintf(c->sec.x509_dir, sizeof c->sec.x509_dir, "%s", dir);
-	} else if (strcmp(t, "off")) {
-		return err_set(e, "delta: tls must be off, psk or x509, not '%s'", t);
+		memcpy(c->sec.key, k1.b, sizeof k1.b);
+		memcpy(c->sec.key + sizeof k1.b, k2.b, sizeof k2.b);
+		c->sec.len = sizeof k1.b + sizeof k2.b;
+		return 0;
 	}
-	const char *i = scenario_opt(sc, "initial", "same");
-	if (!strcmp(i, "same"))
-		c->initial = 0;
-	else if (!strcmp(i, "empty"))
-		c->initial = 1;
-	else if (!strcmp(i, "stale"))
-		c->initial = 2;
-	else
-		return err_set(e, "delta: initial must be same, empty or stale, not '%s'", i);
+	const char *dir = scenario_opt(sc, "tls_dir", "");
+	if (!dir[0])
+		return err_set(e, "delta: tls=x509 needs -o tls_dir=DIR (ca-cert.pem, server-cert.pem, "
+				  "server-key.pem, client-cert.pem, client-key.pem; see approaches/delta/README.md)");
+	if (strlen(dir) >= sizeof c->sec.x509_dir)
+		return err_set(e, "delta: tls_dir is too long");
+	if (delta_tls_check_dir(dir, e))
+		return -1;
+	snprintf(c->sec.x509_dir, sizeof c->sec.x509_dir, "%s", dir);
 	return 0;
 }
 
-/* content_write_fd() edit: make every tenth block (block % 10 == 3) stale. */
+/* Parse and check the options. */
+static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struct err *e)
+{
+	memset(c, 0, sizeof *c);
+	const char *hashes[DELTA_ALGO_MAX + 1];
+	for (unsigned a = 1; a <= DELTA_ALGO_MAX; a++)
+		hashes[a - 1] = delta_algo_name(a);
+	hashes[DELTA_ALGO_MAX] = NULL;
+	int hash;
+	if (scenario_opt_size(sc, "chunk", 4 << 10, &c->chunk, e) || scenario_opt_uint(sc, "workers", 2, &c->workers, e) ||
+	    scenario_opt_duration(sc, "poll_interval", 0, &c->poll_ns, e) ||
+	    scenario_opt_uint(sc, "dests", 0, &c->dests, e) || scenario_opt_duration(sc, "late_join_ms", 0, &c->late_ns, e) ||
+	    scenario_opt_uint(sc, "fault_drop", 0, &c->fault_drop, e) ||
+	    scenario_opt_uint(sc, "mig_max_dirty", 16, &c->mig_max_dirty, e) ||
+	    scenario_opt_uint(sc, "mig_max_rounds", 30, &c->mig_max_rounds, e) ||
+	    scenario_opt_enum(sc, "hash", hashes, DELTA_XXH3 - 1, &hash, e) ||
+	    scenario_opt_enum(sc, "mode", delta_mode_names, DELTA_MODE_CHUNKS, &c->mode, e) ||
+	    scenario_opt_enum(sc, "dirty", delta_dirty_names, DIRTY_HASH, &c->dirty, e) ||
+	    scenario_opt_enum(sc, "initial", delta_initial_names, INITIAL_SAME, &c->initial, e))
+		return -1;
+	c->algo = (unsigned)hash + 1;
+	if (c->chunk < DELTA_MIN_CHUNK || c->chunk > DELTA_MAX_CHUNK || (c->chunk & (c->chunk - 1)))
+		return err_set(e, "delta: chunk must be a power of two from 4k to 1M, not %llu", (unsigned long long)c->chunk);
+	if (c->workers < 1 || c->workers > DELTA_MAX_WORKERS)
+		return err_set(e, "delta: workers must be 1..%d", DELTA_MAX_WORKERS);
+	if (c->dests > DELTA_MAX_DESTS)
+		return err_set(e, "delta: dests must be 0..%d", DELTA_MAX_DESTS);
+	if (c->dirty == DIRTY_PAGEMAP && c->mode != DELTA_MODE_CHUNKS)
+		return err_set(e, "delta: dirty=pagemap needs mode=chunks");
+	return delta_cfg_tls(sc, c, e);
+}
+
+/* check_options hook: every option parses, before the first scenario. */
+static int delta_check_options(const struct scenario *sc, struct err *e)
+{
+	struct delta_cfg c;
+	return delta_cfg_parse(sc, &c, e);
+}
+
+/* content_write_fd() edit: make every tenth block stale. */
 static void delta_make_stale(void *buf, uint64_t off, size_t len, void *arg)
 {
 	const struct scenario *sc = arg;
-	for (size_t b = 0; b + CONTENT_BLOCK <= len; b += CONTENT_BLOCK)
-		if (((off + b) / CONTENT_BLOCK) % 10 == 3)
-			content_fill_block(sc->seed ^ 0x5eed, (off + b) / CONTENT_BLOCK, 7, (char *)buf + b);
+	for (size_t b = 0; b + CONTENT_BLOCK <= len; b += CONTENT_BLOCK) {
+		uint64_t block = (off + b) / CONTENT_BLOCK;
+		if (block % STALE_EVERY == STALE_PHASE)
+			content_fill_block(sc->seed ^ STALE_SEED_XOR, block, STALE_VERSION, (char *)buf + b);
+	}
 }
 
 /* Write a file's initial content: version 0, zeros, or version 0 with 10 % stale blocks. */
-static int delta_fill_file(const char *path, const struct scenario *sc, unsigned initial, struct err *e)
+static int delta_fill_file(const char *path, const struct scenario *sc, int initial, struct err *e)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, REGION_FILE_MODE);
 	if (fd < 0)
 		return err_errno(e, errno, "cannot create %s", path);
 	int rc = 0;
 	if (ftruncate(fd, (off_t)sc->size))
 		rc = err_errno(e, errno, "cannot size %s", path);
 	struct content_model m = {.seed = sc->seed, .size = sc->size, .versions = NULL};
-	if (!rc && initial != 1)
-		rc = content_write_fd(&m, fd, initial == 2 ? delta_make_stale : NULL, (void *)sc, e);
+	if (!rc && initial != INITIAL_EMPTY)
+		rc = content_write_fd(&m, fd, initial == INITIAL_STALE ? delta_make_stale : NULL, (void *)sc, e);
 	close(fd);
 	return rc;
 }
@@ -175,7 +195,7 @@ struct delta_remote {
 
 struct prep_ctx {
 	const struct scenario *sc;
-	unsigned initial;
+	int initial;
 };
 
 /* Hub: create one copy (hub or destination) with the initial content. */
@@ -200,7 +220,8 @@ static int delta_serve(struct host *h, struct err *e)
 		struct prep_ctx p = {h->sc, d->cfg.initial};
 		return delta_hub_start(&d->hub, h->sc->workdir, h->addr, &h->port, h->sc->size, (int)d->cfg.dests,
 				       (uint32_t)d->cfg.chunk, d->cfg.algo, (unsigned)d->cfg.workers,
-				       (unsigned)d->cfg.late_ms, delta_tls_on(&d->cfg.sec) ? &d->cfg.sec : NULL, delta_prepare, &p, e);
+				       (unsigned)(d->cfg.late_ns / 1000000), delta_tls_on(&d->cfg.sec) ? &d->cfg.sec : NULL,
+				       delta_prepare, &p, e);
 	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/delta-remote", h->sc->workdir);
@@ -248,36 +269,11 @@ struct delta_local {
 	pthread_t bg;
 	int bg_running;
 	volatile int stop;
-	/* pagemap dirty tracking */
-	int tracking, pm_fd, uffd;
-	uint64_t wl_addr, wl_size;
+	int tracking;               /* dirty=pagemap armed: cycles hash only pm's dirty chunks */
+	struct delta_pagemap pm;
 	uint8_t *dirty;
-	struct page_region *vec;
-	uint64_t bytes_pushed, chunks_dirty, cycles, scan_ns;
+	uint64_t bytes_pushed, chunks_dirty, cycles;
 };
-
-/* Can this kernel do async write-protect tracking? (UFFDIO_API feature bits) */
-static int delta_pagemap_supported(char *why, size_t wlen)
-{
-	int uffd = userfaultfd_open();
-	if (uffd < 0) {
-		snprintf(why, wlen, "userfaultfd() failed: %s", strerror(errno));
-		return 0;
-	}
-	struct uffdio_api api = {.api = UFFD_API, .features = 0};
-	int ok = ioctl(uffd, UFFDIO_API, &api) == 0;
-	close(uffd);
-	if (!ok) {
-		snprintf(why, wlen, "UFFDIO_API failed: %s", strerror(errno));
-		return 0;
-	}
-	uint64_t need = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-	if ((api.features & need) != need) {
-		snprintf(why, wlen, "the kernel lacks UFFD_FEATURE_WP_ASYNC/WP_UNPOPULATED (Linux 6.7+)");
-		return 0;
-	}
-	return 1;
-}
 
 /* Map (or remap) the source file at its current size. */
 static int delta_local_remap(struct delta_local *l, const char *path, struct err *e)
@@ -303,40 +299,6 @@ static int delta_local_remap(struct delta_local *l, const char *path, struct err
 	return 0;
 }
 
-/* PAGEMAP_SCAN: collect the chunks the workload wrote since the last scan,
- * and write-protect them again (atomically, in the kernel). */
-static int delta_scan(struct delta_local *l, uint64_t nchunks, struct err *e)
-{
-	memset(l->dirty, 0, nchunks ? nchunks : 1);
-	uint64_t start = l->wl_addr, end = l->wl_addr + l->wl_size;
-	uint64_t t0 = now_ns();
-	while (start < end) {
-		struct pm_scan_arg a = {
-			.size = sizeof a,
-			.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
-			.start = start,
-			.end = end,
-			.vec = (uintptr_t)l->vec,
-			.vec_len = 1024,
-			.category_mask = PAGE_IS_WRITTEN,
-			.return_mask = PAGE_IS_WRITTEN,
-		};
-		long n = ioctl(l->pm_fd, PAGEMAP_SCAN, &a);
-		if (n < 0)
-			return err_errno(e, errno, "PAGEMAP_SCAN on the workload's mapping failed");
-		for (long i = 0; i < n; i++) {
-			uint64_t s = l->vec[i].start - l->wl_addr, t = l->vec[i].end - l->wl_addr;
-			for (uint64_t c = s / l->cfg.chunk; c <= (t - 1) / l->cfg.chunk && c < nchunks; c++)
-				l->dirty[c] = 1;
-		}
-		if (a.walk_end <= start)
-			break;
-		start = a.walk_end;
-	}
-	l->scan_ns += now_ns() - t0;
-	return 0;
-}
-
 /* One cycle (with the lock held): find the dirty chunks, push them, wait for
  * the ACK; reconnects (with a fresh hash exchange) after a failure. */
 static int delta_cycle_locked(struct delta_local *l, struct region *r, struct err *e)
@@ -349,18 +311,18 @@ static int delta_cycle_locked(struct delta_local *l, struct region *r, struct er
 		if (!nd)
 			return err_set(e, "out of memory");
 		l->dirty = nd;
-		if (delta_scan(l, n, e))
+		if (delta_pagemap_scan(&l->pm, l->dirty, n, e))
 			return -1;
 	}
 	struct delta_view v = {.base = l->map, .size = l->mapsize};
 	struct err last = {0};
-	for (int attempt = 0; attempt < 4; attempt++) {
+	for (int attempt = 0; attempt < SYNC_ATTEMPTS; attempt++) {
 		int full = !l->snd.connected;
 		if (!l->snd.connected) {
 			if (attempt)
-				usleep(100000u << attempt);
+				usleep(RECONNECT_BACKOFF_US << attempt);
 			err_clear(&last);
-			if (delta_sender_connect(&l->snd, l->mapsize, 10000, &last)) {
+			if (delta_sender_connect(&l->snd, l->mapsize, CONNECT_TIMEOUT_MS, &last)) {
 				log_warn("delta: connect: %s", last.msg);
 				continue;
 			}
@@ -376,7 +338,7 @@ static int delta_cycle_locked(struct delta_local *l, struct region *r, struct er
 		}
 		log_warn("delta: cycle failed: %s (reconnecting with a hash exchange)", last.msg);
 	}
-	return err_set(e, "delta: sync failed after 4 attempts: %s", last.msg);
+	return err_set(e, "delta: sync failed after %d attempts: %s", SYNC_ATTEMPTS, last.msg);
 }
 
 /* Background cycles while the workload runs. */
@@ -385,8 +347,10 @@ static void *delta_bg(void *arg)
 	struct region *r = arg;
 	struct delta_local *l = r->priv;
 	while (!l->stop) {
-		for (uint64_t t = 0; t < l->cfg.poll_ms && !l->stop; t += 5)
-			usleep(5000);
+		for (uint64_t t = 0; t < l->cfg.poll_ns && !l->stop; t += BG_STEP_NS) {
+			uint64_t step = l->cfg.poll_ns - t < BG_STEP_NS ? l->cfg.poll_ns - t : BG_STEP_NS;
+			usleep((useconds_t)(step / 1000));
+		}
 		if (l->stop)
 			break;
 		struct err e = {0};
@@ -405,20 +369,21 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 	if (!l)
 		return err_set(e, "out of memory");
 	r->priv = l;
-	l->fd = l->pm_fd = l->uffd = -1;
+	l->fd = -1;
+	delta_pagemap_init(&l->pm);
 	pthread_mutex_init(&l->mu, NULL);
 	if (delta_cfg_parse(sc, &l->cfg, e))
 		return -1;
 	snprintf(r->path, sizeof r->path, "%s/delta-region", sc->workdir);
 	r->kind = REGION_FILE;
-	if (delta_fill_file(r->path, sc, 0, e))
+	if (delta_fill_file(r->path, sc, INITIAL_SAME, e))
 		return -1;
 	l->fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	if (l->fd < 0)
 		return err_errno(e, errno, "cannot open %s", r->path);
 	if (delta_local_remap(l, r->path, e))
 		return -1;
-	if (l->cfg.pagemap) {
+	if (l->cfg.dirty == DIRTY_PAGEMAP) {
 		char why[256];
 		if (delta_pagemap_supported(why, sizeof why))
 			r->uffd_register_wp = 1;
@@ -428,10 +393,14 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 	int migrating = sc->mode == MODE_MIGRATE;
 	const char *to = migrating ? sc->third_addr : sc->remote_addr;
 	int port = migrating ? sc->mig_port : sc->port;
-	if (delta_sender_init(&l->snd, to, port, (uint32_t)l->cfg.chunk, l->cfg.algo, l->cfg.mode,
+	if (delta_sender_init(&l->snd, to, port, (uint32_t)l->cfg.chunk, l->cfg.algo, (unsigned)l->cfg.mode,
 			      (unsigned)l->cfg.workers, e))
 		return -1;
 	l->snd.sec = l->cfg.sec;
+	struct stat st;
+	if (fstat(l->fd, &st))
+		return err_errno(e, errno, "fstat %s", r->path);
+	l->snd.file_mode = (uint16_t)(st.st_mode & DELTA_FILE_MODE_MASK); /* a copy the destination creates gets it */
 	if (migrating)
 		return 0; /* migrate_source() connects to the destination */
 	/* Initial sync: hash exchange, then send whatever the destination lacks
@@ -443,7 +412,7 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 		  (unsigned long long)l->snd.hash_wire);
 	l->bytes_pushed = l->chunks_dirty = 0;
 	r->bytes_pushed = r->chunks_dirty = 0;
-	if (l->cfg.poll_ms) {
+	if (l->cfg.poll_ns) {
 		if (pthread_create(&l->bg, NULL, delta_bg, r))
 			return err_set(e, "cannot start the background sync thread");
 		l->bg_running = 1;
@@ -455,23 +424,17 @@ static int delta_open(const struct scenario *sc, struct region *r, struct err *e
 static int delta_attach(struct region *r, struct err *e)
 {
 	struct delta_local *l = r->priv;
-	l->uffd = r->uffd;
+	int uffd = r->uffd;
 	r->uffd = -1;
-	char p[64];
-	snprintf(p, sizeof p, "/proc/%d/pagemap", r->workload_pid);
-	l->pm_fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (l->pm_fd < 0)
-		return err_errno(e, errno, "cannot open %s", p);
-	l->wl_addr = (uintptr_t)r->addr;
-	l->wl_size = r->size;
-	l->vec = calloc(1024, sizeof *l->vec);
 	uint64_t n = (l->mapsize + l->cfg.chunk - 1) / l->cfg.chunk;
 	l->dirty = calloc(n ? n : 1, 1);
-	if (!l->vec || !l->dirty)
+	if (!l->dirty) {
+		close(uffd);
 		return err_set(e, "out of memory");
-	/* Arm: write-protect everything; pages written from now on are reported. */
+	}
 	pthread_mutex_lock(&l->mu);
-	int rc = delta_scan(l, n, e);
+	int rc = delta_pagemap_open(&l->pm, uffd, r->workload_pid, (uintptr_t)r->addr, r->size,
+				    (uint32_t)l->cfg.chunk, e);
 	l->tracking = rc == 0;
 	pthread_mutex_unlock(&l->mu);
 	if (!rc)
@@ -490,7 +453,7 @@ static int delta_sync(struct region *r, struct err *e)
 	log_debug("delta: sync: %llu chunks, %llu bytes, hash %.3f ms, wire %llu, cycles %llu, scan %.3f ms",
 		  (unsigned long long)l->snd.last_chunks, (unsigned long long)l->snd.last_bytes,
 		  (double)l->snd.last_hash_ns / 1e6, (unsigned long long)l->snd.last_wire,
-		  (unsigned long long)l->cycles, (double)l->scan_ns / 1e6);
+		  (unsigned long long)l->cycles, (double)l->pm.scan_ns / 1e6);
 	return rc;
 }
 
@@ -508,14 +471,10 @@ static void delta_close(struct region *r)
 		munmap((void *)l->map, l->mapsize);
 	if (l->fd >= 0)
 		close(l->fd);
-	if (l->pm_fd >= 0)
-		close(l->pm_fd);
-	if (l->uffd >= 0)
-		close(l->uffd);
+	delta_pagemap_close(&l->pm);
 	if (r->uffd >= 0)
 		close(r->uffd);
 	free(l->dirty);
-	free(l->vec);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
 	r->priv = NULL;
@@ -620,6 +579,7 @@ const struct approach_ops delta_ops = {
 	.summary = "mmap(MAP_SHARED) file + polling chunk-hash delta push (hub fan-out, pagemap dirty tracking, pre-copy)",
 	.caps = CAP_READ | CAP_WRITE | CAP_REMOTE | CAP_MIGRATE,
 	.options = delta_options,
+	.check_options = delta_check_options,
 	.serve = delta_serve,
 	.remote_read = delta_remote_read,
 	.serve_stop = delta_serve_stop,

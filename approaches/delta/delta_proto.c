@@ -59,25 +59,75 @@ int delta_hdr_decode(const uint8_t hdr[DELTA_HDR_LEN], struct delta_msg *m, cons
 	return 0;
 }
 
+/* HELLO: the source's size, chunk, algorithm, mode and file mode. */
+static int decode_hello(const uint8_t *p, struct delta_msg *m, const char **why)
+{
+	m->u.hello.size = get64(p);
+	m->u.hello.chunk = get32(p + 8);
+	m->u.hello.algo = p[12];
+	m->u.hello.mode = p[13];
+	m->u.hello.fmode = get16(p + 14);
+	m->u.hello.session = get64(p + 16);
+	if (m->u.hello.size > DELTA_MAX_SIZE)
+		return *why = "region size too large", -1;
+	if (!chunk_ok(m->u.hello.chunk))
+		return *why = "bad chunk size", -1;
+	if (!delta_hash_len(m->u.hello.algo))
+		return *why = "unknown hash algorithm", -1;
+	if (m->u.hello.mode > 1)
+		return *why = "unknown mode", -1;
+	if (m->u.hello.fmode & ~DELTA_FILE_MODE_MASK)
+		return *why = "bad file mode", -1;
+	return 0;
+}
+
+/* HASHES: a run of the destination's chunk hashes. */
+static int decode_hashes(const uint8_t *p, struct delta_msg *m, const char **why)
+{
+	if (m->len < 16)
+		return *why = "short HASHES frame", -1;
+	m->u.hashes.first = get64(p);
+	m->u.hashes.count = get32(p + 8);
+	m->u.hashes.hash_len = p[12];
+	if (p[13] | p[14] | p[15])
+		return *why = "nonzero reserved bytes", -1;
+	if (!m->u.hashes.hash_len || m->u.hashes.hash_len > DELTA_MAX_HASH)
+		return *why = "bad hash length", -1;
+	if ((uint64_t)m->u.hashes.count * m->u.hashes.hash_len != m->len - 16)
+		return *why = "HASHES count does not match the payload length", -1;
+	if (m->u.hashes.first > DELTA_MAX_SIZE / DELTA_MIN_CHUNK)
+		return *why = "HASHES first chunk out of range", -1;
+	m->u.hashes.hashes = p + 16;
+	return 0;
+}
+
+/* CHUNK: offset, length and the data that follows. */
+static int decode_chunk(const uint8_t *p, struct delta_msg *m, const char **why)
+{
+	if (m->len < 16)
+		return *why = "short CHUNK frame", -1;
+	m->u.chunk.off = get64(p);
+	m->u.chunk.len = get32(p + 8);
+	if (get32(p + 12))
+		return *why = "nonzero reserved bytes", -1;
+	if (m->u.chunk.len != m->len - 16 || !m->u.chunk.len)
+		return *why = "CHUNK length does not match the payload length", -1;
+	if (m->u.chunk.off > DELTA_MAX_SIZE || m->u.chunk.off + m->u.chunk.len > DELTA_MAX_SIZE)
+		return *why = "CHUNK beyond the size cap", -1;
+	m->u.chunk.data = p + 16;
+	return 0;
+}
+
 /* Decode the payload of a frame whose header is in m. */
 int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why)
 {
 	switch (m->type) {
 	case DELTA_HELLO:
-		m->u.hello.size = get64(p);
-		m->u.hello.chunk = get32(p + 8);
-		m->u.hello.algo = p[12];
-		m->u.hello.mode = p[13];
-		m->u.hello.session = get64(p + 16);
-		if (m->u.hello.size > DELTA_MAX_SIZE)
-			return *why = "region size too large", -1;
-		if (!chunk_ok(m->u.hello.chunk))
-			return *why = "bad chunk size", -1;
-		if (!delta_hash_len(m->u.hello.algo))
-			return *why = "unknown hash algorithm", -1;
-		if (m->u.hello.mode > 1)
-			return *why = "unknown mode", -1;
-		return 0;
+		return decode_hello(p, m, why);
+	case DELTA_HASHES:
+		return decode_hashes(p, m, why);
+	case DELTA_CHUNK:
+		return decode_chunk(p, m, why);
 	case DELTA_HELLO_REPLY:
 		m->u.reply.size = get64(p);
 		m->u.reply.chunk = get32(p + 8);
@@ -89,41 +139,11 @@ int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why
 		if (m->u.reply.nchunks != (m->u.reply.size + m->u.reply.chunk - 1) / m->u.reply.chunk)
 			return *why = "HELLO_REPLY chunk count does not match the size", -1;
 		return 0;
-	case DELTA_HASHES: {
-		if (m->len < 16)
-			return *why = "short HASHES frame", -1;
-		m->u.hashes.first = get64(p);
-		m->u.hashes.count = get32(p + 8);
-		m->u.hashes.hash_len = p[12];
-		if (p[13] | p[14] | p[15])
-			return *why = "nonzero reserved bytes", -1;
-		if (!m->u.hashes.hash_len || m->u.hashes.hash_len > DELTA_MAX_HASH)
-			return *why = "bad hash length", -1;
-		if ((uint64_t)m->u.hashes.count * m->u.hashes.hash_len != m->len - 16)
-			return *why = "HASHES count does not match the payload length", -1;
-		if (m->u.hashes.first > DELTA_MAX_SIZE / DELTA_MIN_CHUNK)
-			return *why = "HASHES first chunk out of range", -1;
-		m->u.hashes.hashes = p + 16;
-		return 0;
-	}
 	case DELTA_BEGIN:
 		m->u.begin.cycle = get64(p);
 		m->u.begin.size = get64(p + 8);
 		if (m->u.begin.size > DELTA_MAX_SIZE)
 			return *why = "region size too large", -1;
-		return 0;
-	case DELTA_CHUNK:
-		if (m->len < 16)
-			return *why = "short CHUNK frame", -1;
-		m->u.chunk.off = get64(p);
-		m->u.chunk.len = get32(p + 8);
-		if (get32(p + 12))
-			return *why = "nonzero reserved bytes", -1;
-		if (m->u.chunk.len != m->len - 16 || !m->u.chunk.len)
-			return *why = "CHUNK length does not match the payload length", -1;
-		if (m->u.chunk.off > DELTA_MAX_SIZE || m->u.chunk.off + m->u.chunk.len > DELTA_MAX_SIZE)
-			return *why = "CHUNK beyond the size cap", -1;
-		m->u.chunk.data = p + 16;
 		return 0;
 	case DELTA_END:
 		m->u.end.cycle = get64(p);
@@ -175,8 +195,10 @@ static size_t hdr(uint8_t *out, uint8_t type, uint32_t len)
 	return DELTA_HDR_LEN;
 }
 
-/* HELLO: the source's region and hashing parameters. */
-size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint64_t session)
+/* HELLO: the source's region and hashing parameters, and the permission
+ * bits of its file (0: the destination keeps its own). */
+size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint16_t fmode,
+		       uint64_t session)
 {
 	uint8_t *p = out + hdr(out, DELTA_HELLO, 24);
 	memset(p, 0, 24);
@@ -184,6 +206,7 @@ size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo
 	put32(p + 8, chunk);
 	p[12] = algo;
 	p[13] = mode;
+	put16(p + 14, fmode);
 	put64(p + 16, session);
 	return DELTA_HDR_LEN + 24;
 }

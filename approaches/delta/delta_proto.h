@@ -30,7 +30,7 @@
 #define DELTA_MAX_ERRMSG 256u
 
 enum delta_type {
-	DELTA_HELLO = 1,       /* u64 size, u32 chunk, u8 algo, u8 mode, u16 0, u64 session */
+	DELTA_HELLO = 1,       /* u64 size, u32 chunk, u8 algo, u8 mode, u16 file mode, u64 session */
 	DELTA_HELLO_REPLY = 2, /* u64 size, u32 chunk, u8 algo, u8 status, u16 0, u64 nchunks */
 	DELTA_HASHES = 3,      /* u64 first, u32 count, u8 hash_len, u8[3] 0, count * hash_len bytes */
 	DELTA_BEGIN = 4,       /* u64 cycle, u64 size */
@@ -42,6 +42,20 @@ enum delta_type {
 	DELTA_TYPE_MAX = 9,
 };
 
+/* ERROR frame codes: why the receiver ended the session. */
+enum delta_error_code {
+	DELTA_ERR_PROTOCOL = 1, /* not the frame the session expected; also a generic reason */
+	DELTA_ERR_SEQUENCE = 2, /* a frame out of order (BEGIN in a cycle, CHUNK outside one, ...) */
+	DELTA_ERR_RESIZE = 3,   /* BEGIN's size could not be applied */
+	DELTA_ERR_RANGE = 4,    /* a CHUNK beyond the region size */
+	DELTA_ERR_WRITE = 5,    /* writing a chunk into the copy failed */
+	DELTA_ERR_COUNTS = 6,   /* END's counts differ from the chunks received */
+	DELTA_ERR_FANOUT = 7,   /* the hub could not commit the cycle to its destinations */
+};
+
+/* Permission bits a HELLO may carry for the destination's copy (0: none). */
+#define DELTA_FILE_MODE_MASK 0777u
+
 enum delta_hash_algo { DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32, DELTA_ALGO_MAX = DELTA_ADLER32 };
 
 /* A decoded frame; pointers refer into the parsed buffer. */
@@ -49,7 +63,7 @@ struct delta_msg {
 	uint8_t type;
 	uint32_t len; /* payload length */
 	union {
-		struct { uint64_t size, session; uint32_t chunk; uint8_t algo, mode; } hello;
+		struct { uint64_t size, session; uint32_t chunk; uint8_t algo, mode; uint16_t fmode; } hello;
 		struct { uint64_t size, nchunks; uint32_t chunk; uint8_t algo, status; } reply;
 		struct { uint64_t first; uint32_t count; uint8_t hash_len; const uint8_t *hashes; } hashes;
 		struct { uint64_t cycle, size; } begin;
@@ -77,7 +91,8 @@ int delta_parse(const uint8_t *buf, size_t len, struct delta_msg *m, size_t *use
 /* Encoders: write a whole frame (header + fixed payload) into out, return its
  * length. out must hold DELTA_HDR_LEN + 40 bytes. CHUNK, HASHES and ERROR
  * write only the header and the fixed part; the caller appends the data. */
-size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint64_t session);
+size_t delta_enc_hello(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t mode, uint16_t fmode,
+		       uint64_t session);
 size_t delta_enc_reply(uint8_t *out, uint64_t size, uint32_t chunk, uint8_t algo, uint8_t status, uint64_t nchunks);
 size_t delta_enc_hashes(uint8_t *out, uint64_t first, uint32_t count, uint8_t hash_len);
 size_t delta_enc_begin(uint8_t *out, uint64_t cycle, uint64_t size);

@@ -2,7 +2,8 @@
  * delta_tool.c - memsync-delta: the delta engine on the command line.
  *
  *   memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]
- *       receive into FILE (created if missing), one session after another
+ *       receive into FILE, one session after another; a FILE it creates
+ *       gets the permission bits of the pushed file (an existing one keeps its own)
  *   memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]
  *       one connect + hash exchange + cycle; prints one JSON line of stats;
  *       --cycles: then one more cycle per line on stdin (steady state: the
@@ -11,9 +12,11 @@
  *       hash throughput per algorithm, chunk size and thread count (JSON Lines)
  *   memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]
  *       overwrite FRACTION of the file's blocks (distinct, random) with new bytes
+ *   memsync-delta --help
+ *       this usage on stdout (exit 0; a usage error prints it on stderr, exit 2)
  *
  * Used by harness/bench/delta.sh (side by side with rsync over the same
- * emulated link) and by tests/test-delta-faults.sh.
+ * emulated link) and by tests/test-delta-{faults,tool}.sh.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,14 +32,22 @@
 #include "log.h"
 #include "units.h"
 
-/* Print usage and return 2. */
+/* Print the usage to f and return rc. */
+static int usage_to(FILE *f, int rc)
+{
+	fprintf(f, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
+		   "       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
+		   "       memsync-delta hashbench [--size BYTES] [--quick]\n"
+		   "       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n"
+		   "       memsync-delta --help\n"
+		   "A FILE that recv creates gets the permission bits of the file pushed into it.\n");
+	return rc;
+}
+
+/* A usage error: the usage on stderr, exit code 2. */
 static int usage(void)
 {
-	fprintf(stderr, "usage: memsync-delta recv ADDR PORT FILE [--once] [--drop-after N]\n"
-			"       memsync-delta push ADDR PORT FILE [--chunk N] [--hash H] [--workers N] [--whole-file] [--cycles]\n"
-			"       memsync-delta hashbench [--size BYTES] [--quick]\n"
-			"       memsync-delta mutate FILE FRACTION [--seed N] [--block BYTES]\n");
-	return 2;
+	return usage_to(stderr, 2);
 }
 
 /* Receive into a file. */
@@ -81,8 +92,11 @@ static int cmd_recv(int argc, char **argv)
 			fprintf(stderr, "memsync-delta: session done (%llu cycles, %llu bytes in)\n",
 				(unsigned long long)s.cycles, (unsigned long long)s.bytes_in);
 		delta_conn_close(&c);
-		if (once)
+		if (once) {
+			close(lfd);
+			delta_store_close(&s);
 			return rc ? 1 : 0;
+		}
 	}
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
@@ -103,8 +117,9 @@ static void push_report(const struct delta_sender *s, uint64_t size, unsigned wo
 	fflush(stdout);
 }
 
-/* Map a file at its current size (NULL on error; "" for an empty file). */
-static const uint8_t *push_map(const char *path, uint64_t *size)
+/* Map a file at its current size (NULL on error; "" for an empty file);
+ * *fmode: its permission bits. */
+static const uint8_t *push_map(const char *path, uint64_t *size, uint16_t *fmode)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -115,6 +130,7 @@ static const uint8_t *push_map(const char *path, uint64_t *size)
 		return NULL;
 	}
 	*size = (uint64_t)st.st_size;
+	*fmode = (uint16_t)(st.st_mode & DELTA_FILE_MODE_MASK);
 	const uint8_t *map = *size ? mmap(NULL, *size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0) : (const uint8_t *)"";
 	close(fd);
 	if (map == MAP_FAILED) {
@@ -153,13 +169,16 @@ static int cmd_push(int argc, char **argv)
 	}
 	struct err e = {0};
 	uint64_t size;
-	const uint8_t *map = push_map(argv[3], &size);
+	uint16_t fmode;
+	const uint8_t *map = push_map(argv[3], &size, &fmode);
 	if (!map)
 		return 1;
 	struct delta_sender s;
 	uint64_t t0 = now_ns();
-	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e) ||
-	    delta_sender_connect(&s, size, 10000, &e))
+	if (delta_sender_init(&s, argv[1], atoi(argv[2]), (uint32_t)chunk, algo, mode, workers, &e))
+		goto fail;
+	s.file_mode = fmode;
+	if (delta_sender_connect(&s, size, 10000, &e))
 		goto fail;
 	uint64_t t1 = now_ns();
 	for (int cycle = 0;; cycle++) {
@@ -179,7 +198,7 @@ static int cmd_push(int argc, char **argv)
 		if ((uint64_t)st.st_size != size) { /* remap only when the size changed, like the syncer */
 			if (size)
 				munmap((void *)map, size);
-			if (!(map = push_map(argv[3], &size)))
+			if (!(map = push_map(argv[3], &size, &fmode)))
 				return 1;
 		}
 	}
@@ -187,6 +206,7 @@ static int cmd_push(int argc, char **argv)
 	return 0;
 fail:
 	fprintf(stderr, "memsync-delta: %s\n", e.msg);
+	delta_sender_free(&s); /* initialised before the first goto */
 	return 1;
 }
 
@@ -289,6 +309,9 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return usage_to(stdout, 0);
 	if (!strcmp(argv[1], "recv"))
 		return cmd_recv(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "push"))

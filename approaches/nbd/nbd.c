@@ -61,7 +61,7 @@ static int opt_int(const struct scenario *sc, const char *key, int def, long lo,
 	errno = 0;
 	long x = strtol(v, &end, 10);
 	if (errno || end == v || *end || x < lo || x > hi)
-		return err_set(e, "nbd: option %s=%s: must be an integer %ld .. %ld", key, v, lo, hi);
+		return err_set(e, "option %s=%s: must be an integer %ld .. %ld", key, v, lo, hi);
 	*out = (int)x;
 	return 0;
 }
@@ -81,9 +81,9 @@ static int parse_kernel(const struct scenario *sc, struct nbd_cfg *c, struct err
 	    scenario_opt_duration(sc, "timeout", 120000000000ull, &tmo, e))
 		return -1;
 	if (bs < 512 || bs > 4096 || (bs & (bs - 1)))
-		return err_set(e, "nbd: option blksize=%llu: must be a power of two 512 .. 4096", (unsigned long long)bs);
+		return err_set(e, "option blksize=%llu: must be a power of two 512 .. 4096", (unsigned long long)bs);
 	if (tmo < 1000000000ull)
-		return err_set(e, "nbd: option timeout: at least 1s");
+		return err_set(e, "option timeout: at least 1s");
 	c->mo.dev.attach = a == 1 ? NBD_ATTACH_NETLINK : a == 2 ? NBD_ATTACH_IOCTL : NBD_ATTACH_AUTO;
 	c->mo.dev.ready = r ? NBD_READY_POLL : NBD_READY_UEVENT;
 	c->mo.dev.blksize = bs;
@@ -104,9 +104,9 @@ static int parse_managed(const struct scenario *sc, struct nbd_cfg *c, struct er
 	    scenario_opt_duration(sc, "retry", 10000000000ull, &retry_ns, e))
 		return -1;
 	if (chunk < 4096 || chunk > (1u << 20) || (chunk & (chunk - 1)))
-		return err_set(e, "nbd: option chunk=%llu: must be a power of two 4k .. 1m", (unsigned long long)chunk);
+		return err_set(e, "option chunk=%llu: must be a power of two 4k .. 1m", (unsigned long long)chunk);
 	if (retry_ns < 1000000ull || retry_ns > 3600000000000ull)
-		return err_set(e, "nbd: option retry: 1ms .. 1h");
+		return err_set(e, "option retry: 1ms .. 1h");
 	c->mgo.chunk_size = chunk;
 	c->mgo.pull_inflight = pull ? pull : -1;
 	c->mgo.order = o == 1 ? MANAGED_ORDER_HEADER_FIRST : o == 2 ? MANAGED_ORDER_FOLLOW : MANAGED_ORDER_LINEAR;
@@ -131,9 +131,9 @@ int nbd_parse_opts(const struct scenario *sc, struct nbd_cfg *c, struct err *e)
 	c->precopy_wait = p == 0;
 	const char *uri = scenario_opt(sc, "remote", "");
 	if (strlen(uri) >= sizeof c->remote)
-		return err_set(e, "nbd: option remote: URI too long");
+		return err_set(e, "option remote: URI too long");
 	if (*uri && strncmp(uri, "nbd://", 6) && strncmp(uri, "nbd+unix://", 11))
-		return err_set(e, "nbd: option remote=%s: not an nbd:// or nbd+unix:// URI", uri);
+		return err_set(e, "option remote=%s: not an nbd:// or nbd+unix:// URI", uri);
 	snprintf(c->remote, sizeof c->remote, "%s", uri);
 	if (sc->mode == MODE_MIGRATE && c->mount == NBD_MOUNT_DIRECT)
 		return err_set(e, "nbd: --migrate needs mount=managed (the seeder tracks writes in the managed engine)");
@@ -256,6 +256,19 @@ static void nbd_close(struct region *r)
 	r->priv = NULL;
 }
 
+/* Before any scenario: every option value (bad ones refuse the run, exit 2). */
+static int nbd_check_options(const struct scenario *sc, struct err *e)
+{
+	struct nbd_cfg c;
+	uint64_t chunk;
+	if (nbd_parse_opts(sc, &c, e) || scenario_opt_size(sc, "server_chunk", 0, &chunk, e))
+		return -1;
+	if (sc->size % c.mo.dev.blksize)
+		return err_set(e, "nbd: the region size must be a multiple of blksize=%llu",
+			       (unsigned long long)c.mo.dev.blksize);
+	return 0;
+}
+
 /* Remote process: the shared remote side, with server-side chunking if asked. */
 static int nbd_serve(struct host *h, struct err *e)
 {
@@ -286,9 +299,10 @@ static void nbd_cleanup_stale(void)
 const struct approach_ops nbd_ops = {
 	.name = "nbd",
 	.summary = "kernel NBD client: /dev/nbdX served in-process, direct or managed mount, two-phase migration",
-	.caps = CAP_READ | CAP_WRITE | CAP_PREFETCH | CAP_MIGRATE | CAP_REMOTE,
+	.caps = CAP_READ | CAP_WRITE | CAP_MIGRATE | CAP_REMOTE,
 	.options = nbd_options,
 	.probe = nbd_probe,
+	.check_options = nbd_check_options,
 	.serve = nbd_serve,
 	.remote_read = approach_nbd_remote_read,
 	.serve_stop = approach_nbd_serve_stop,

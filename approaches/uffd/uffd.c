@@ -29,6 +29,14 @@ static int check_mode(const struct scenario *sc, enum uffd_handler handler, stru
 	return 0;
 }
 
+/* Before the first scenario: every -o value parses and the combination can run. */
+static int uffd_check_options(const struct scenario *sc, struct err *e)
+{
+	struct uffd_cfg cfg;
+	enum uffd_handler handler;
+	return uffd_parse_opts(sc, &cfg, &handler, e) || check_mode(sc, handler, e) ? -1 : 0;
+}
+
 /* Local process: check the options, connect to the remote, ask for a uffd region
  * (handler=inprocess: the workload connects and runs the threads, uffd_inproc.c). */
 static int uffd_open(const struct scenario *sc, struct region *r, struct err *e)
@@ -109,8 +117,9 @@ static int uffd_probe(struct err *e)
 const struct approach_ops uffd_ops = {
 	.name = "uffd",
 	.summary = "userfaultfd pull with fault-around, readahead/background prefetch, WP write tracking, post-copy",
-	.caps = CAP_READ | CAP_WRITE | CAP_PREFETCH | CAP_MIGRATE | CAP_REMOTE,
+	.caps = CAP_READ | CAP_WRITE | CAP_MIGRATE | CAP_REMOTE,
 	.options = uffd_options,
+	.check_options = uffd_check_options,
 	.probe = uffd_probe,
 	.serve = approach_nbd_serve,
 	.remote_read = approach_nbd_remote_read,

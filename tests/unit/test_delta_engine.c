@@ -2,12 +2,16 @@
  * test_delta_engine.c - the delta engine over loopback TCP: initial sync
  * with a stale destination, steady-state cycles for every hash, growth and
  * shrinking, whole-file mode, a receiver that drops the connection
- * mid-cycle (then a hash exchange repairs it), bad frames, and a hub with
- * two destinations, one joining late.
+ * mid-cycle (then a hash exchange repairs it), bad frames, a read that
+ * waits for the cycle in progress, the mode of a created copy, and a hub
+ * with two destinations, one joining late.
  */
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -30,6 +34,103 @@ static int store_equals(struct delta_store *s, const uint8_t *buf, uint64_t size
 
 /* Wait for a store to finish its current cycle (the receiver thread applies the ACKed END before we read). */
 static void settle(void) { usleep(20000); }
+
+/* A read of a store from another thread (see read_waits_for_cycle). */
+struct reader {
+	struct delta_store *s;
+	uint8_t buf[4096];
+	int rc;
+	volatile int done;
+	struct err e;
+};
+
+/* Thread: read the first 4 KiB of the store. */
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+	r->rc = delta_store_read(r->s, r->buf, sizeof r->buf, 0, &r->e);
+	r->done = 1;
+	return NULL;
+}
+
+/* A read while a connected source is mid-cycle waits for the END (the
+ * store's condition variable), then sees the new content. */
+static void read_waits_for_cycle(const char *path)
+{
+	struct err e = {0};
+	struct delta_store st;
+	int port = 0;
+	CHECK(delta_store_open(&st, path, 8192, &e) == 0 && delta_store_listen(&st, "127.0.0.1", &port, &e) == 0);
+	struct delta_conn c;
+	struct delta_msg m;
+	uint8_t b[64], data[4096];
+	memset(data, 0x6b, sizeof data);
+	CHECK(delta_connect(&c, "127.0.0.1", port, 2000, &e) == 0);
+	size_t n = delta_enc_hello(b, 8192, 4096, DELTA_XXH3, 0, 0, 1);
+	CHECK(delta_put(&c, b, n, &e) == 0 && delta_flush(&c, &e) == 0);
+	CHECK(delta_recv(&c, &m, 5000, &e) == 0 && m.type == DELTA_HELLO_REPLY);
+	CHECK(delta_recv(&c, &m, 5000, &e) == 0 && m.type == DELTA_HASHES && m.u.hashes.count == 2);
+	n = delta_enc_begin(b, 1, 8192);
+	CHECK(delta_put(&c, b, n, &e) == 0);
+	n = delta_enc_chunk(b, 0, sizeof data);
+	CHECK(delta_put(&c, b, n, &e) == 0 && delta_put(&c, data, sizeof data, &e) == 0 && delta_flush(&c, &e) == 0);
+	usleep(100000); /* the receiver has applied BEGIN and the chunk */
+	struct reader r = {.s = &st};
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, reader_thread, &r) == 0);
+	usleep(200000);
+	CHECK(!r.done); /* still waiting: the cycle is open */
+	n = delta_enc_end(b, 1, 1, sizeof data);
+	CHECK(delta_put(&c, b, n, &e) == 0 && delta_recv(&c, &m, 5000, &e) == 0 && m.type == DELTA_ACK);
+	pthread_join(th, NULL);
+	CHECK(r.rc == 0 && !memcmp(r.buf, data, sizeof data));
+	if (r.rc)
+		fprintf(stderr, "read after END: %s\n", r.e.msg);
+	delta_conn_close(&c);
+	delta_store_stop(&st);
+	delta_store_close(&st);
+	if (e.set)
+		fprintf(stderr, "read_waits_for_cycle: %s\n", e.msg);
+}
+
+/* The mode of a copy: one the receiver creates takes the permission bits
+ * the source sends in HELLO, or 0644 (before the umask) when none are
+ * sent, like the source file it mirrors; an existing copy keeps its own. */
+static void copy_mode(const uint8_t *src)
+{
+	static const struct { const char *name; int exists; uint16_t sent; mode_t want; } cases[] = {
+		{"mode-new", 0, 0640, 0640},
+		{"mode-none", 0, 0, 0644},
+		{"mode-existing", 1, 0640, 0600},
+	};
+	mode_t old = umask(022);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[256];
+		struct err e = {0};
+		snprintf(path, sizeof path, "%s/%s", dir, cases[i].name);
+		if (cases[i].exists) {
+			int fd = open(path, O_CREAT | O_WRONLY, 0600);
+			CHECK(fd >= 0 && close(fd) == 0);
+		}
+		struct delta_store st;
+		int port = 0;
+		CHECK(delta_store_open(&st, path, 0, &e) == 0 && delta_store_listen(&st, "127.0.0.1", &port, &e) == 0);
+		struct delta_sender s;
+		CHECK(delta_sender_init(&s, "127.0.0.1", port, 4096, DELTA_XXH3, 0, 2, &e) == 0);
+		s.file_mode = cases[i].sent;
+		struct delta_view v = {.base = src, .size = 8192};
+		CHECK(delta_sender_connect(&s, v.size, 5000, &e) == 0 && delta_sender_cycle(&s, &v, NULL, &e) == 0);
+		delta_sender_free(&s);
+		struct stat sb;
+		CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == cases[i].want);
+		if ((sb.st_mode & 0777) != cases[i].want || e.set)
+			fprintf(stderr, "%s: mode %o, want %o %s\n", cases[i].name, (unsigned)(sb.st_mode & 0777),
+				(unsigned)cases[i].want, e.msg);
+		delta_store_stop(&st);
+		delta_store_close(&st);
+	}
+	umask(old);
+}
 
 int main(void)
 {
@@ -143,7 +244,7 @@ int main(void)
 		struct delta_msg m;
 		uint8_t b[64];
 		CHECK(delta_connect(&c, "127.0.0.1", port, 2000, &e) == 0);
-		size_t n = delta_enc_hello(b, size, 4096, DELTA_XXH3, 0, 1);
+		size_t n = delta_enc_hello(b, size, 4096, DELTA_XXH3, 0, 0, 1);
 		b[4] = 9;
 		CHECK(delta_put(&c, b, n, &e) == 0);
 		CHECK(delta_recv(&c, &m, 5000, &e) == -1 && strstr(e.msg, "version"));
@@ -158,7 +259,7 @@ int main(void)
 		delta_conn_close(&c);
 		/* Truncated frame: header promises more than is sent, then close. */
 		CHECK(delta_connect(&c, "127.0.0.1", port, 2000, &e) == 0);
-		n = delta_enc_hello(b, size, 4096, DELTA_XXH3, 0, 1);
+		n = delta_enc_hello(b, size, 4096, DELTA_XXH3, 0, 0, 1);
 		CHECK(delta_put(&c, b, n - 5, &e) == 0 && delta_flush(&c, &e) == 0);
 		delta_conn_close(&c);
 		settle();
@@ -166,6 +267,10 @@ int main(void)
 	}
 	delta_store_stop(&st);
 	delta_store_close(&st);
+
+	snprintf(path, sizeof path, "%s/waiting", dir);
+	read_waits_for_cycle(path);
+	copy_mode(src);
 
 	/* Hub with two destinations, the second joining 300 ms late. */
 	{

@@ -23,9 +23,10 @@ int main(void)
 	size_t n, used;
 
 	/* Round trips. */
-	n = delta_enc_hello(b, 1 << 30, 65536, DELTA_XXH3, 0, 42);
+	n = delta_enc_hello(b, 1 << 30, 65536, DELTA_XXH3, 0, 0640, 42);
 	CHECK(delta_parse(b, n, &m, &used, &why) == 1 && used == n);
 	CHECK(m.type == DELTA_HELLO && m.u.hello.size == 1 << 30 && m.u.hello.chunk == 65536 && m.u.hello.session == 42);
+	CHECK(m.u.hello.fmode == 0640);
 	n = delta_enc_reply(b, 8192 + 1, 4096, DELTA_CRC32, 0, 3);
 	CHECK(parse(b, n, &m, &why) == 1 && m.u.reply.nchunks == 3);
 	n = delta_enc_reply(b, 8192, 4096, DELTA_CRC32, 0, 3);
@@ -75,13 +76,15 @@ int main(void)
 	b[8] = 15;
 	CHECK(parse(b, n, &m, &why) == -1);
 	/* Malformed payloads. */
-	n = delta_enc_hello(b, 1 << 20, 3000, DELTA_XXH3, 0, 1);
+	n = delta_enc_hello(b, 1 << 20, 3000, DELTA_XXH3, 0, 0, 1);
 	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "chunk"));
-	n = delta_enc_hello(b, 1 << 20, 4096, 9, 0, 1);
+	n = delta_enc_hello(b, 1 << 20, 4096, 9, 0, 0, 1);
 	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "hash"));
-	n = delta_enc_hello(b, 1 << 20, 4096, DELTA_XXH3, 5, 1);
+	n = delta_enc_hello(b, 1 << 20, 4096, DELTA_XXH3, 5, 0, 1);
 	CHECK(parse(b, n, &m, &why) == -1);
-	n = delta_enc_hello(b, DELTA_MAX_SIZE + 1, 4096, DELTA_XXH3, 0, 1);
+	n = delta_enc_hello(b, 1 << 20, 4096, DELTA_XXH3, 0, 04755, 1); /* only permission bits travel */
+	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "file mode"));
+	n = delta_enc_hello(b, DELTA_MAX_SIZE + 1, 4096, DELTA_XXH3, 0, 0, 1);
 	CHECK(parse(b, n, &m, &why) == -1);
 	n = delta_enc_chunk(b, 0, 100);
 	b[DELTA_HDR_LEN + 8] = 99; /* inner length differs from the frame's */
