@@ -21,7 +21,7 @@ no_device_left() {
 	return 0
 }
 rc=0
-memsync run -a nbd -w migrate-writer -p local -s 16M --migrate -o chunk=256k -o fault_seeder_kill=4m \
+memsync run --warmup 0 -a nbd -w migrate-writer -p local -s 16M --migrate -o chunk=256k -o fault_seeder_kill=4m \
 	--out "$out" >"$TMPDIR_TEST/log" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "seeder killed: expected exit 1, got $rc: $(tail -5 "$TMPDIR_TEST/log")"
 jq -e 'select(.type == "scenario") | select(.status == "fail" and (.reason | test("local process (died|is gone|exited)")))' \
@@ -34,14 +34,14 @@ grep -q "disconnected /dev/nbd[0-9]* left connected by dead process" "$TMPDIR_TE
 no_device_left "after the killed seeder"
 # A remote nobody serves: a failed scenario naming it, nothing connected.
 rc=0
-memsync run -q -a nbd -w seq-read -p local -s 8M -o remote=nbd://127.0.0.1:1/ \
+memsync run -q --warmup 0 -a nbd -w seq-read -p local -s 8M -o remote=nbd://127.0.0.1:1/ \
 	--out "$TMPDIR_TEST/r2.jsonl" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "unreachable remote: expected exit 1, got $rc"
 jq -e 'select(.type == "scenario") | .reason | test("127.0.0.1")' "$TMPDIR_TEST/r2.jsonl" >/dev/null ||
 	fail "unreachable remote: reason does not name it"
 # A device that does not exist.
 rc=0
-memsync run -q -a nbd -w seq-read -p local -s 8M -o index=999 -o attach=ioctl \
+memsync run -q --warmup 0 -a nbd -w seq-read -p local -s 8M -o index=999 -o attach=ioctl \
 	--out "$TMPDIR_TEST/r3.jsonl" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "missing device: expected exit 1, got $rc"
 jq -e 'select(.type == "scenario") | .reason | test("nbd999")' "$TMPDIR_TEST/r3.jsonl" >/dev/null ||
@@ -49,7 +49,7 @@ jq -e 'select(.type == "scenario") | .reason | test("nbd999")' "$TMPDIR_TEST/r3.
 # Bad option values name the option.
 for o in mount=nfs ready=never conns=99 chunk=3k; do
 	rc=0
-	memsync run -q -a nbd -w seq-read -p local -s 8M -o "$o" --out "$TMPDIR_TEST/r4.jsonl" \
+	memsync run -q --warmup 0 -a nbd -w seq-read -p local -s 8M -o "$o" --out "$TMPDIR_TEST/r4.jsonl" \
 		>"$TMPDIR_TEST/log4" 2>&1 || rc=$?
 	[ "$rc" = 2 ] || fail "-o $o: expected exit 2, got $rc"
 	grep -q "option ${o%%=*}" "$TMPDIR_TEST/log4" || fail "-o $o: the option is not named: $(cat "$TMPDIR_TEST/log4")"

@@ -11,8 +11,8 @@ requires jq
 requires_kernel_feature nbd
 requires_approach nbd
 out=$TMPDIR_TEST/r.jsonl
-memsync_run_logged "$out" -a nbd -w migrate-writer -p local -s 16M --migrate -r 2 -o chunk=256k
-memsync_run_logged "$out" -a nbd -w migrate-writer -p local -s 16M --migrate -o precopy=none -o attach=ioctl
+memsync_run_logged "$out" --warmup 0 -a nbd -w migrate-writer -p local -s 16M --migrate -r 2 -o chunk=256k
+memsync_run_logged "$out" --warmup 0 -a nbd -w migrate-writer -p local -s 16M --migrate -o precopy=none -o attach=ioctl
 n=$(jq -s '[.[] | select(.type == "scenario" and .status == "pass")] | length' "$out")
 [ "$n" = 3 ] || fail "expected 3 passed migrations: $(jq -c 'select(.type == "scenario") | {status, reason}' "$out")"
 jq -e -s '[.[] | select(.type == "scenario") | .migration | .rounds == 2 and .bytes_moved > 0 and .downtime_s > 0] |

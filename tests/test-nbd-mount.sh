@@ -13,7 +13,7 @@ out=$TMPDIR_TEST/r.jsonl
 wls=first-access,header-first,hotset-rw,mixed,rand-read,rand-write,rand-write-0.1pct,rand-write-1pct
 wls=$wls,rand-write-10pct,seq-read,seq-read-4k,seq-write,stride-read,zipf-read
 nw=$(echo "$wls" | tr , '\n' | wc -l)
-run() { memsync_run_logged "$out" -a nbd -p local -s 8M "$@"; }
+run() { memsync_run_logged "$out" -a nbd -p local -s 8M --warmup 0 "$@"; }
 run -w "$wls" -o mount=managed
 run -w "$wls" -o mount=direct -o conns=2
 run -w mixed -o attach=ioctl -o ready=poll -o chunk=64k -o pull_inflight=0
@@ -28,7 +28,7 @@ pushed=$(jq -s '[.[] | select(.type == "scenario" and (.workload | test("write|m
 [ "$pushed" = true ] || fail "a managed write run pushed nothing"
 # Verification is not vacuous: one flipped byte in the mapping fails the run.
 rc=0
-MEMSYNC_INJECT_CORRUPTION=12345 memsync run -q -a nbd -w seq-write -p local -s 8M \
+MEMSYNC_INJECT_CORRUPTION=12345 memsync run -q --warmup 0 -a nbd -w seq-write -p local -s 8M \
 	--out "$TMPDIR_TEST/bad.jsonl" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "a corrupted byte was not caught (exit $rc)"
 # Nothing left behind.

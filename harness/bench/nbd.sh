@@ -35,9 +35,9 @@ if ! "$M" list approaches | grep -A1 '^  nbd ' | grep -q 'unsupported here'; the
 	exit 1
 fi
 
-size=64M rep=3 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20"
+size=64M rep=3 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20" warmup=1
 if [ "$quick" = 1 ]; then
-	size=16M rep=1 frep=3 rtts="0 20" pulls="1 16" starts=3 mrtts="20"
+	size=16M rep=1 frep=3 rtts="0 20" pulls="1 16" starts=3 mrtts="20" warmup=0
 fi
 rate=100mbit
 # Profiles: RTT sweep at 100 Mbit/s (VM lab sizing; natively as well, so the runs compare).
@@ -57,7 +57,7 @@ others=uffd,memory
 
 run() { # FILE ARGS...
 	local f=$1; shift
-	"$M" run -q "$@" --out "$MEMSYNC_OUT/$f" || echo "nbd bench: a run failed: $*" >&2
+	"$M" run -q --warmup "$warmup" "$@" --out "$MEMSYNC_OUT/$f" || echo "nbd bench: a run failed: $*" >&2
 }
 
 # First-chunk latency and reads vs RTT, both mount styles, next to the others.
