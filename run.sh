@@ -72,6 +72,8 @@ ensure_packages() {
 # Configure and build into DIR with the given cmake arguments.
 build() {
 	local dir=$1; shift
+	# In the VM lab the tree is read-only: the host built it before starting the VM.
+	[ "${MEMSYNC_IN_VM:-0}" = 1 ] && [ -x "$dir/memsync" ] && return 0
 	mkdir -p "$dir"
 	# Configure every time (fast with a cache): it repairs a directory whose
 	# last configure failed and picks up packages installed since.
@@ -162,6 +164,9 @@ if [ "$vm" = 1 ]; then
 	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
 	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
 	say "running inside the VM lab (TCG: figures are for correctness, not performance)"
+	out=${out:-$(results_dir)} # shared writable with the VM (the rest of the tree is read-only there)
+	mkdir -p "$out"
+	export MEMSYNC_VM_RW="$out${MEMSYNC_VM_RW:+:$MEMSYNC_VM_RW}"
 	vmargs=()
 	[ -n "$cmd" ] && vmargs+=("$cmd")
 	exec "$SRC/harness/vm/vm-run.sh" -- env MEMSYNC_IN_VM=1 "$SRC/run.sh" "${vmargs[@]}" "${args[@]}" \

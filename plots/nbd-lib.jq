@@ -1,6 +1,6 @@
 # nbd-lib.jq - shared by the nbd-* figures: records of harness/bench/nbd.sh
 # (they carry "lab": vm-tcg or native), the RTT of its profiles, series names.
-def nbd_bench: .[] | select(.type == "scenario" and .status == "pass" and .lab != null);
+def nbd_bench: .[] | select(.type == "scenario" and .status == "pass" and .lab != null and .warmup != true);
 def nbd_rtt: (.profile | capture("nbd-(?<n>[0-9]+)ms") | .n | tonumber) // null;
 def nbd_series: (if .approach == "nbd" or .approach == "fuse" then "\(.approach)-\(.options.mount // "managed")"
                  else .approach end) + " [\(.lab)]";
