@@ -4,4 +4,4 @@ include "pivot"; include "nbd-lib";
 | group_by([.lab, .workload, .rtt])
 | map([ "writer \(.[0].workload | ltrimstr("migrate-writer-")) [\(.[0].lab)]", .[0].rtt,
          mean(.migration.downtime_s) * 1000 ])
-| pivot
+| npivot

@@ -6,4 +6,4 @@ include "pivot"; include "nbd-lib";
 | map([ (if .[0].workload == "first-access" then "first access ms" else "seq-read MB/s" end) + " [\(.[0].lab)]",
          (.[0].options.pull_inflight | tonumber),
          (if .[0].workload == "first-access" then mean(.first_access_ns) / 1e6 else mean(.throughput_mb_s) end) ])
-| pivot
+| npivot
