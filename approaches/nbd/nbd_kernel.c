@@ -127,7 +127,8 @@ static int ioctl_attach_one(struct nbd_dev *d, int index, const struct nbd_dev_o
 		rc = -1;
 	}
 	int saved = errno;
-	ioctl(d->fd, NBD_CLEAR_SOCK);
+	if (saved != EBUSY) /* EBUSY: another task is setting it up; its sockets are not ours to clear */
+		ioctl(d->fd, NBD_CLEAR_SOCK);
 	close(d->fd);
 	d->fd = -1;
 	d->index = -1;
