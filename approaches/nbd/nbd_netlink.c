@@ -235,7 +235,10 @@ int nbd_nl_connect(const struct nbd_dev_opts *o, const int *socks, int nsocks, i
 	}
 	nl_end(&m, list);
 	uint32_t got = (uint32_t)-1;
-	if (nl_call(&m, initns, "NBD_CMD_CONNECT", index_reply, &got, e))
+	char what[64] = "NBD_CMD_CONNECT (any free device)";
+	if (*index >= 0)
+		snprintf(what, sizeof what, "NBD_CMD_CONNECT of /dev/nbd%d", *index);
+	if (nl_call(&m, initns, what, index_reply, &got, e))
 		return -1;
 	if (*index < 0)
 		*index = (int)got;
