@@ -12,7 +12,7 @@
  * region while the writer still runs; a control listener on sc->ctl_port.
  *
  * Finalize (migrate_source): [precopy=wait: ask the leecher to report when
- * its pull is complete], suspend the writer (the workload has msync'd),
+ * its pull is complete, writing the source's device back meanwhile], suspend the writer (the workload has msync'd),
  * write back the source's device into the engine, take the tracked dirty
  * list and send it to the leecher, which marks those chunks absent (they
  * are pulled first, from the seeder), drops its device's clean pages, and
@@ -47,6 +47,7 @@
 #define CTL_CONNECT_NS 10000000000ull   /* the source tries the control port this long */
 #define WAIT_SLICE_MS 200               /* the leecher checks for a stop this often */
 #define MAX_DIRTY (1ull << 26)          /* chunks in one dirty list */
+#define WRITEBACK_MS 100                /* the source writes its device back this often during the pull */
 
 struct nbd_seed {
 	struct nbd_server *srv;
@@ -186,6 +187,21 @@ static int send_dirty(int fd, const uint64_t *chunks, size_t n, struct err *e)
 	return rc ? -1 : ctl_status(fd, "the dirty list", e);
 }
 
+/* Wait for the leecher's answer to 'W', writing the source's device back every slice. */
+static int precopy_wait(struct nbd_local *l, int fd, struct err *e)
+{
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int n = poll(&p, 1, WRITEBACK_MS);
+		if (n > 0)
+			return ctl_status(fd, "the pre-copy pull", e);
+		if (n < 0 && errno != EINTR)
+			return err_errno(e, errno, "nbd migration: poll");
+		if (fsync(l->mt.dev.fd))
+			return err_errno(e, errno, "nbd migration: writing back %s", l->mt.dev.path);
+	}
+}
+
 /* Source: finalize the migration. */
 int nbd_migrate_source(struct region *r, struct migration *m, struct err *e)
 {
@@ -196,9 +212,15 @@ int nbd_migrate_source(struct region *r, struct migration *m, struct err *e)
 	if (fd < 0)
 		return -1;
 	int rc = 0;
-	/* Phase 1: the leecher pulls everything while the writer runs. */
-	if (l->cfg.precopy_wait && (write_all(fd, "W", 1) || ctl_status(fd, "the pre-copy pull", e)))
-		rc = e->set ? -1 : err_errno(e, errno, "nbd migration: asking for the pre-copy pull");
+	/* Phase 1: the leecher pulls everything while the writer runs; the
+	 * source's dirty pages are written back meanwhile, so the suspension
+	 * (the workload's msync) finds few. */
+	if (l->cfg.precopy_wait && write_all(fd, "W", 1))
+		rc = err_errno(e, errno, "nbd migration: asking for the pre-copy pull");
+	if (!rc && l->cfg.precopy_wait)
+		rc = precopy_wait(l, fd, e);
+	if (!rc && fsync(l->mt.dev.fd))
+		rc = err_errno(e, errno, "nbd migration: writing back %s", l->mt.dev.path);
 	/* Phase 2: suspend, write back, hand over the dirty list. */
 	size_t n = 0;
 	uint64_t *dirty = NULL;
