@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: nbd approach (kernel NBD client; VM lab here): first-chunk latency and read MB/s vs RTT and pull workers, direct vs managed next to uffd/memory (and fuse when built); write MB/s vs RTT; device start time, sysfs polling vs uevents; data pulled before the device is ready; chunking local vs remote; migration downtime vs RTT and writer rate
-# runtime: in the VM lab (TCG) about 60 minutes (quick: about 10 minutes)
+# runtime: in the VM lab (TCG) about 60 minutes (quick: about 8 minutes)
 #
 # Run it as `./run.sh --vm bench nbd [--quick]` on a kernel without nbd
 # (this machine), `./run.sh bench nbd` where `modprobe nbd` works. Every
@@ -36,8 +36,9 @@ if ! "$M" list approaches | grep -A1 '^  nbd ' | grep -q 'unsupported here'; the
 fi
 
 size=64M rep=3 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20" warmup=1
+chunks="64k 256k 1m" writers="migrate-writer-10mbit migrate-writer-50mbit"
 if [ "$quick" = 1 ]; then
-	size=16M rep=1 frep=3 rtts="0 20" pulls="1 16" starts=3 mrtts="20" warmup=0
+	size=16M rep=1 frep=2 rtts="20" pulls="16" starts=2 mrtts="20" warmup=0 chunks=256k writers=migrate-writer-10mbit
 fi
 rate=100mbit
 # Profiles: RTT sweep at 100 Mbit/s (VM lab sizing; natively as well, so the runs compare).
@@ -74,7 +75,7 @@ for n in $pulls; do
 	run nbd-workers.jsonl -a nbd -w first-access -p "$p20" -s 8M -r "$frep" -o pull_inflight=$n
 done
 # Chunking on the local side (managed chunk) vs on the remote side (server_chunk).
-for c in 64k 256k 1m; do
+for c in $chunks; do
 	run nbd-chunk.jsonl -a nbd -w seq-read,rand-read -p "${profs[0]}" -s "$size" -r "$rep" -o chunk=$c
 	run nbd-chunk.jsonl -a nbd -w seq-read,rand-read -p "${profs[0]}" -s "$size" -r "$rep" -o chunk=1m \
 		-o server_chunk=$c
@@ -100,7 +101,7 @@ kill "$spid" 2>/dev/null || true
 wait "$spid" 2>/dev/null || true
 # Migration downtime vs RTT and writer rate.
 for r in $mrtts; do
-	for w in migrate-writer-50mbit migrate-writer-10mbit; do
+	for w in $writers; do
 		wf=$MEMSYNC_SRC/approaches/delta/workloads/$w.conf
 		[ -f "$wf" ] || { sed 's/50 Mbit/10 Mbit/; s/^rate = .*/rate = 10mbit/' \
 			"$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-50mbit.conf" >"$tmp/$w.conf"; wf=$tmp/$w.conf; }
