@@ -169,6 +169,7 @@ if [ "$vm" = 1 ]; then
 	export MEMSYNC_VM_RW="$out${MEMSYNC_VM_RW:+:$MEMSYNC_VM_RW}"
 	vmargs=()
 	[ -n "$cmd" ] && vmargs+=("$cmd")
+	[ "$quick" = 1 ] && passthru+=(--quick)
 	exec "$SRC/harness/vm/vm-run.sh" --timeout "${MEMSYNC_VM_TIMEOUT:-14400}" -- env MEMSYNC_IN_VM=1 "$SRC/run.sh" "${vmargs[@]}" "${args[@]}" \
 		--approach "$approach" --workload "$workload" --profile "$profile" --size "$size" --netem "$netem" \
 		${out:+--out "$out"} "${passthru[@]}"
