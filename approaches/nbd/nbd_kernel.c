@@ -222,6 +222,10 @@ int nbd_dev_attach(struct nbd_dev *d, const struct nbd_dev_opts *opts, const int
 		close(ue);
 	if (!rc && d->fd < 0 && (d->fd = open(d->path, O_RDWR | O_CLOEXEC)) < 0)
 		rc = err_errno(e, errno, "cannot open %s", d->path);
+	/* The first open scans for partitions: drop the blocks it cached, so
+	 * the workload's first access is a real one. */
+	if (!rc && ioctl(d->fd, BLKFLSBUF, 0))
+		rc = err_errno(e, errno, "BLKFLSBUF on %s", d->path);
 	if (rc)
 		nbd_dev_detach(d);
 	return rc;
