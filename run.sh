@@ -9,9 +9,10 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$SRC"
 
 # Packages, by what needs them.
-PKGS_BUILD="gcc cmake make pkg-config libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
+PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
 PKGS_RUN="jq gnuplot-nox iproute2 kmod fuse3 nbdkit libnbd-bin rsync"
-PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc"
+PKGS_PAPER="pandoc chromium"
+PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3"
 
 usage() {
 	cat <<'EOF'
@@ -25,9 +26,12 @@ commands:
   test               build with ASan+UBSan and run every test (CTest); tests that need
                      kernel modules this host lacks (nbd, sch_netem) run in the VM lab
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
-  plot [RESULTS...]  render every figure from results (default: results/) to plots/out/
-  paper [RESULTS...] build paper/out/paper.md: tables and figures generated from results
-  fuzz [SECONDS]     build the libFuzzer targets with clang and run each (default 300 s)
+  plot [RESULTS...]  render every figure from results to plots/out/ (default: the newest
+                     run directory under results/; results/reference only when named)
+  paper [RESULTS...] build paper/out/paper.{md,html,pdf}: tables and figures generated from results
+                     (same default as plot; e.g. ./run.sh paper results/reference)
+  fuzz [SECONDS]     build every libFuzzer target with clang (build-fuzz/) and run each
+                     for SECONDS (default 300)
   --list             approaches (and why one cannot run here), workloads, profiles,
                      experiments with their run times
   --help [APPROACH]  this text, or an approach's options
@@ -44,8 +48,10 @@ options (default suite and bench):
                      sch_netem under QEMU; correctness only: TCG is 3-8x slower)
   -o KEY=VALUE       approach option, passed through (see --help APPROACH)
 
-Results are JSON Lines (one header record, one record per scenario); README.md
-explains the fields, the figures and the experiments. Needs root and Linux >= 5.7.
+Results are JSON Lines: every file starts with a header record (tool, build,
+machine, parameters), then one record per scenario or bench row; README.md explains
+the fields, the figures and the experiments. A bench with a failed run exits 1 and
+names it. Needs root and Linux >= 5.7.
 EOF
 }
 
@@ -113,12 +119,15 @@ summary() {
 	[ -z "$bad" ] || { echo; echo "$bad"; }
 }
 
+# Is NAME an experiment (harness/bench/NAME.sh with a "# summary:" line)?
+is_experiment() { [ -f "$SRC/harness/bench/$1.sh" ] && grep -q '^# summary: ' "$SRC/harness/bench/$1.sh"; }
+
 # List the benchmark experiments with their summaries and run times.
 list_experiments() {
 	echo "experiments (./run.sh bench NAME; harness/bench/NAME.sh):"
 	local f
 	for f in harness/bench/*.sh; do
-		[ -e "$f" ] || continue
+		is_experiment "$(basename "$f" .sh)" || continue
 		printf '  %-10s %s\n' "$(basename "$f" .sh)" "$(sed -n 's/^# summary: //p' "$f" | head -1)"
 		printf '  %-10s run time: %s\n' "" "$(sed -n 's/^# runtime: //p' "$f" | head -1)"
 	done
@@ -139,7 +148,12 @@ esac
 approach=all workload=seq-read,rand-read,mixed profile=local,lan size="" quick=0 netem=auto out="" vm=0
 passthru=() args=()
 [ -n "$cmd" ] && [ "${cmd#-}" = "$cmd" ] && shift || cmd=""
+# Fail (exit 2) unless the option in $1 has a value after it.
+needs_value() { [ $# -ge 2 ] || die "option '$1' needs a value (see ./run.sh --help)"; }
 while [ $# -gt 0 ]; do
+	case $1 in
+	--approach|--workload|--profile|--size|--netem|--out|-o) needs_value "$@" ;;
+	esac
 	case $1 in
 	--approach) approach=$2; shift 2 ;;
 	--workload) workload=$2; shift 2 ;;
@@ -212,7 +226,7 @@ bench)
 	dir=${out:-$(results_dir)}
 	mkdir -p "$dir"
 	for exp in "${args[@]}"; do
-		[ -f "$SRC/harness/bench/$exp.sh" ] || { list_experiments; die "unknown experiment '$exp'"; }
+		is_experiment "$exp" || { list_experiments; die "unknown experiment '$exp'"; }
 	done
 	rc=0
 	for exp in "${args[@]}"; do
@@ -228,20 +242,12 @@ plot)
 	exec "$SRC/plots/render.sh" "${args[@]}"
 	;;
 paper)
-	ensure_packages jq gnuplot-nox
+	ensure_packages jq gnuplot-nox $PKGS_PAPER
 	exec "$SRC/paper/build.sh" "${args[@]}"
 	;;
 fuzz)
 	ensure_packages $PKGS_BUILD clang libclang-rt-dev python3
-	secs=${args[0]:-300}
-	mapfile -t scripts < <(find "$SRC" -path "$SRC/build*" -prune -o -name 'run-fuzz*.sh' -print | sort)
-	[ ${#scripts[@]} -gt 0 ] || die "no fuzz targets found"
-	rc=0
-	for s in "${scripts[@]}"; do
-		say "fuzzing with $s for $secs s"
-		bash "$s" "$secs" || rc=1
-	done
-	exit $rc
+	exec bash "$SRC/fuzz/run-fuzz.sh" "${args[0]:-300}"
 	;;
 list)
 	ensure_packages $PKGS_BUILD

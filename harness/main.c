@@ -8,6 +8,7 @@
  * scenario failed or the harness failed, 2 bad usage or bad input (nothing
  * was started), 130 interrupted.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "netem/profile.h"
 #include "netem/topology.h"
 #include "runner.h"
+#include "sysinfo.h"
 
 /* Exit codes of the `memsync` command. */
 enum exit_code {
@@ -240,6 +242,68 @@ static int cmd_run(int argc, char **argv)
 	return run_exit_code(oc, &t);
 }
 
+/* `memsync header`: a bench script's header record (sysinfo.h) on stdout; the
+ * --param values are typed (integer, real, true/false, else string). */
+static int cmd_header(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"bench", required_argument, 0, 'b'},   {"netem", required_argument, 0, 'n'},
+		{"command", required_argument, 0, 'c'}, {"param", required_argument, 0, 'p'},
+		{0, 0, 0, 0},
+	};
+	const char *bench = NULL, *netem = "auto", *command = NULL;
+	const char **params = calloc((size_t)argc, sizeof *params);
+	int nparams = 0, c, rc = 2;
+	struct err e = {0};
+	enum netem_driver d;
+	optind = 1;
+	while (params && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bench = optarg; break;
+		case 'n': netem = optarg; break;
+		case 'c': command = optarg; break;
+		case 'p':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				err_set(&e, "bad --param '%s': expected KEY=VALUE", optarg);
+				goto out;
+			}
+			params[nparams++] = optarg;
+			break;
+		default: err_set(&e, "bad usage (see memsync --help)"); goto out;
+		}
+	}
+	if (!params || optind < argc || !bench || !*bench) {
+		err_set(&e, !params ? "out of memory" : "usage: memsync header --bench NAME [--param KEY=VALUE]...");
+		goto out;
+	}
+	if (netem_driver_parse(netem, &d, &e))
+		goto out;
+	char dflt[128];
+	snprintf(dflt, sizeof dflt, "bench %s", bench);
+	struct record r;
+	/* auto resolves as `memsync run` resolves it */
+	sysinfo_header(&r, bench, d == NETEM_AUTO ? (netem_tc_available() ? "tc" : "user") : netem,
+		       command ? command : dflt);
+	rec_obj(&r, "params");
+	for (int i = 0; i < nparams; i++) {
+		char key[128];
+		const char *eq = strchr(params[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - params[i]), params[i]);
+		rec_text(&r, key, eq + 1);
+	}
+	rec_end_obj(&r);
+	rc = 0;
+	if (rec_write(&r, stdout)) {
+		err_errno(&e, errno, "cannot write the header record");
+		rc = 1;
+	}
+out:
+	if (rc)
+		fprintf(stderr, "memsync: %s\n", e.msg);
+	free(params);
+	return rc;
+}
+
 /* `memsync cleanup [--workdir DIR]`: remove what dead runs left behind. */
 static int cmd_cleanup(int argc, char **argv)
 {
@@ -272,6 +336,8 @@ static const struct command commands[] = {
 	{"run", cmd_run, "run [options]           run scenarios: approaches x workloads x profiles x (warm-up + repeat)"},
 	{"list", cmd_list, "list [what]             list approaches, workloads and profiles (approaches|workloads|profiles)"},
 	{"help", cmd_help, "help [approach]         this text, or an approach's description and -o options"},
+	{"header", cmd_header, "header --bench NAME [--netem DRIVER] [--command TEXT] [--param KEY=VALUE]...\n"
+			       "                                  the header record that starts a bench's results file, on stdout"},
 	{"cleanup", cmd_cleanup, "cleanup [--workdir DIR] remove what killed runs left behind (namespaces, shared memory,\n"
 				 "                                  work directories, the approaches' mounts and devices)"},
 	{"--list", cmd_list, NULL},

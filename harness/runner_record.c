@@ -37,16 +37,33 @@ void wire_now(const struct scenario_run *s, struct link_counters *c)
 		log_warn("link counters unavailable: %s", e.msg);
 }
 
-/* Difference of two counter snapshots. */
+/* Difference of two counter snapshots (with the emulator's CPU time). */
 struct link_counters wire_delta(const struct link_counters *a, const struct link_counters *b)
 {
 	struct link_counters d;
-	for (int i = 0; i < 2; i++) {
-		d.bytes[i] = b->bytes[i] - a->bytes[i];
-		d.packets[i] = b->packets[i] - a->packets[i];
-		d.drops[i] = b->drops[i] - a->drops[i];
-	}
+	link_counters_delta(a, b, &d);
 	return d;
+}
+
+/* What the link could carry: the driver's measured ceiling for this profile
+ * (link_capped when the profile asks for more), and the emulator's CPU. */
+static void record_link(struct record *r, const struct scenario_run *s, const struct scenario_result *res)
+{
+	double cpu = link_cpu_s_per_gb(&res->wire);
+	if (cpu >= 0)
+		rec_f64(r, "emulator_cpu_s_per_gb", cpu);
+	struct topo_ceiling lc = {0};
+	struct err e = {0};
+	if (!s->topo)
+		return;
+	if (topo_link_ceiling(s->topo, &lc, &e)) {
+		log_warn("link ceiling unknown: %s", e.msg);
+		return;
+	}
+	if (lc.known) {
+		rec_bool(r, "link_capped", lc.capped);
+		rec_f64(r, "link_ceiling_mbit", lc.mbit);
+	}
 }
 
 /* Sum of CPU seconds of a role between its two marks. */
@@ -132,6 +149,7 @@ static void record_metrics(struct record *r, const struct scenario_run *s, const
 	rec_u64(r, "packets_in", res->wire.packets[1]);
 	rec_u64(r, "drops", res->wire.drops[0] + res->wire.drops[1]);
 	rec_end_obj(r);
+	record_link(r, s, res);
 	rec_obj(r, "approach_stats");
 	rec_u64(r, "faults", sh->counters[ROLE_LOCAL].faults);
 	rec_u64(r, "bytes_pulled", sh->counters[ROLE_LOCAL].pulled);
@@ -162,9 +180,6 @@ static int record_flush(struct record *r, FILE *f, const char *path, struct err 
 {
 	errno = 0;
 	if (rec_write(r, f) || fflush(f) || ferror(f)) {
-		if (r->overflow)
-			return err_set(e, "a result record is larger than %d bytes and was not written to %s", RECORD_MAX,
-				       path);
 		return err_errno(e, errno ? errno : EIO, "cannot write the results to %s", path);
 	}
 	return 0;
@@ -195,14 +210,8 @@ static void join_names(char *list, size_t len, const char *name, int i)
 /* The run header: tool, build, machine and every parameter. */
 int runner_write_header(FILE *f, const struct run_plan *p, const char *netem_driver)
 {
-	struct sysinfo_facts si;
-	sysinfo_collect(&si);
 	struct record r;
-	rec_begin(&r);
-	rec_str(&r, "type", "header");
-	sysinfo_record(&r, &si);
-	rec_str(&r, "netem_driver", netem_driver);
-	rec_str(&r, "command", p->cmdline);
+	sysinfo_header(&r, NULL, netem_driver, p->cmdline);
 	rec_obj(&r, "params");
 	char list[1024] = "";
 	for (int i = 0; i < p->napproaches; i++)

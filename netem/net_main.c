@@ -21,10 +21,13 @@
 #include "clock.h"
 #include "log.h"
 #include "cmd.h"
+#include "netem/ceiling.h"
+#include "record.h"
 #include "netem/profile.h"
 #include "netem/topology.h"
 
 #define EXIT_USAGE 2
+#define EXIT_SKIP 77
 #define ECHO_MSG_SIZE 64
 #define DOWN_TIMEOUT_NS 20000000000ULL
 
@@ -48,6 +51,12 @@ static const char usage_text[] =
 	"  cleanup               remove namespaces left by crashed runs (creator pid dead)\n"
 	"  list                  the shipped profiles with their descriptions\n"
 	"  check FILE            validate a profile file (exit 2 with file:line on error)\n"
+	"  probe [--driver D]    say which drivers this machine can run and why not; exit 0\n"
+	"        when driver D (default tc: the kernel has sch_netem) can run, 77 when not\n"
+	"  ceiling --driver D --profile NAME [--set MBIT]\n"
+	"        the TCP throughput driver D was measured to deliver on profile NAME\n"
+	"        (netem/ceilings/D.conf or $MEMSYNC_NETEM_CEILINGS/D.conf); --set stores one.\n"
+	"        A profile whose rate is above 90% of it is capped by the driver\n"
 	"  echo --listen ADDR:PORT [--once]\n"
 	"        TCP echo server (for rtt)\n"
 	"  rtt ADDR:PORT [--count N]\n"
@@ -56,13 +65,14 @@ static const char usage_text[] =
 	"\n"
 	"drivers: tc = kernel netem on veth pairs (needs sch_netem); user = TUN devices\n"
 	"and a userspace emulator (delay, jitter, token-bucket rate, loss, drop-tail\n"
-	"limit; TUN MTU $MEMSYNC_LINK_MTU, default 9000); none = no namespaces, all hosts\n"
-	"on 127.0.0.1; auto = tc if the kernel has netem, else user.\n"
+	"limit; MTU $MEMSYNC_LINK_MTU, default 9000); none = no namespaces, all hosts\n"
+	"on 127.0.0.1, no profile applied; auto = tc if the kernel has netem, else user.\n"
+	"A profile with no delay, rate limit or loss is a plain veth pair in tc and user.\n"
 	"profile keys: description, delay (one way), jitter, rate (bits/s or unlimited),\n"
 	"loss (percent), limit (queue packets; default 2 x bandwidth-delay product, >= 1000).\n"
 	"Profiles are looked up in $MEMSYNC_SRC/netem/profiles (else the source tree).\n"
 	"\n"
-	"exit codes: 0 ok, 1 failure, 2 bad usage or bad input.\n";
+	"exit codes: 0 ok, 1 failure, 2 bad usage or bad input, 77 (probe) driver unavailable.\n";
 
 /* Print usage to stderr and return the usage exit code. */
 static int usage_error(const char *fmt, const char *arg)
@@ -75,7 +85,7 @@ static int usage_error(const char *fmt, const char *arg)
 
 /* Options shared by the subcommands. */
 struct net_opts {
-	const char *profile, *state, *driver, *listen;
+	const char *profile, *state, *driver, *listen, *set;
 	int hosts, count, once;
 };
 
@@ -87,9 +97,9 @@ static int parse_opts(int argc, char **argv, struct net_opts *o)
 		{"driver", required_argument, 0, 'd'},  {"hosts", required_argument, 0, 'n'},
 		{"listen", required_argument, 0, 'l'},  {"count", required_argument, 0, 'c'},
 		{"once", no_argument, 0, 'o'},          {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+		{"set", required_argument, 0, 'S'},     {0, 0, 0, 0},
 	};
-	*o = (struct net_opts){.hosts = 2, .count = 20, .driver = "auto"};
+	*o = (struct net_opts){.hosts = 2, .count = 20};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:s:d:n:l:c:oh", longopts, NULL)) != -1) {
@@ -101,6 +111,7 @@ static int parse_opts(int argc, char **argv, struct net_opts *o)
 		case 'l': o->listen = optarg; break;
 		case 'c': o->count = atoi(optarg); break;
 		case 'o': o->once = 1; break;
+		case 'S': o->set = optarg; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		default: return -1;
 		}
@@ -179,10 +190,13 @@ static int cmd_up(const struct net_opts *o)
 		return usage_error("up needs --profile and --state%s", "");
 	if (o->hosts < 2 || o->hosts > TOPO_MAX_HOSTS)
 		return usage_error("--hosts must be 2 or 3%s", "");
-	if (profile_load(o->profile, &p, &e) || netem_driver_parse(o->driver, &drv, &e)) {
+	if (profile_load(o->profile, &p, &e) || netem_driver_parse(o->driver ? o->driver : "auto", &drv, &e)) {
 		fprintf(stderr, "memsync-net: %s\n", e.msg);
 		return EXIT_USAGE;
 	}
+	if (drv == NETEM_NONE && profile_shapes(&p))
+		fprintf(stderr, "memsync-net: warning: driver none applies no profile: %s's delay, rate and loss are "
+			"ignored (all hosts are 127.0.0.1 on loopback)\n", p.name);
 	if (access(o->state, F_OK) == 0) {
 		fprintf(stderr, "memsync-net: state file %s exists: run `memsync-net down --state %s` first\n",
 			o->state, o->state);
@@ -289,11 +303,24 @@ static int cmd_counters(const struct net_opts *o)
 		topo_destroy(t);
 		return 1;
 	}
-	printf("{\"driver\":\"%s\",\"profile\":\"%s\",\"hosts\":%d,"
-	       "\"host0_to_others\":{\"bytes\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"drops\":%" PRIu64 "},"
-	       "\"others_to_host0\":{\"bytes\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"drops\":%" PRIu64 "}}\n",
-	       topo_driver_name(t), topo_profile(t)->name, topo_nhosts(t), c.bytes[0], c.packets[0], c.drops[0],
-	       c.bytes[1], c.packets[1], c.drops[1]);
+	struct record r;
+	rec_begin(&r);
+	rec_str(&r, "driver", topo_driver_name(t));
+	rec_str(&r, "profile", topo_profile(t)->name);
+	rec_i64(&r, "hosts", topo_nhosts(t));
+	static const char *const dir[2] = {"host0_to_others", "others_to_host0"};
+	for (int i = 0; i < 2; i++) {
+		rec_obj(&r, dir[i]);
+		rec_u64(&r, "bytes", c.bytes[i]);
+		rec_u64(&r, "packets", c.packets[i]);
+		rec_u64(&r, "drops", c.drops[i]);
+		rec_end_obj(&r);
+	}
+	if (rec_write(&r, stdout)) {
+		fprintf(stderr, "memsync-net: cannot write to stdout: %s\n", strerror(errno));
+		topo_destroy(t);
+		return 1;
+	}
 	topo_destroy(t);
 	return 0;
 }
@@ -335,6 +362,60 @@ static int cmd_check(int argc, char **argv)
 	printf("%s: ok: delay=%.3fms jitter=%.3fms rate=%" PRIu64 "bit/s%s loss=%g%% limit=%" PRIu64 " packets\n",
 	       p.path, (double)p.delay_ns / 1e6, (double)p.jitter_ns / 1e6, p.rate_bps,
 	       p.rate_bps ? "" : " (unlimited)", p.loss * 100.0, p.limit_pkts);
+	return 0;
+}
+
+/* memsync-net probe: each driver's availability; exit 0/77 for the asked one. */
+static int cmd_probe(const struct net_opts *o)
+{
+	struct err e = {0};
+	enum netem_driver want;
+	if (netem_driver_parse(o->driver ? o->driver : "tc", &want, &e))
+		return usage_error("%s", e.msg);
+	static const enum netem_driver all[] = {NETEM_TC, NETEM_USER, NETEM_NONE};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		char why[256];
+		int ok = netem_driver_available(all[i], why, sizeof why);
+		printf("%-5s %-4s %s\n", netem_driver_name(all[i]), ok ? "yes" : "no", netem_driver_summary(all[i]));
+		if (!ok)
+			printf("           why not: %s\n", why);
+	}
+	printf("auto  =    %s\n", netem_tc_available() ? "tc" : "user");
+	return netem_driver_available(want, NULL, 0) ? 0 : EXIT_SKIP;
+}
+
+/* memsync-net ceiling --driver D --profile NAME [--set MBIT] */
+static int cmd_ceiling(const struct net_opts *o)
+{
+	struct err e = {0};
+	enum netem_driver d;
+	if (!o->driver || !o->profile)
+		return usage_error("ceiling needs --driver and --profile%s", "");
+	if (netem_driver_parse(o->driver, &d, &e) || d == NETEM_AUTO || d == NETEM_NONE)
+		return usage_error("ceiling: --driver must be tc or user, not '%s'", o->driver);
+	if (o->set) {
+		char *end;
+		double mbit = strtod(o->set, &end);
+		if (end == o->set || *end)
+			return usage_error("ceiling: --set wants Mbit/s, got '%s'", o->set);
+		if (ceiling_set(o->driver, o->profile, mbit, &e)) {
+			fprintf(stderr, "memsync-net: %s\n", e.msg);
+			return 1;
+		}
+	}
+	double mbit;
+	int rc = ceiling_get(o->driver, o->profile, &mbit, &e);
+	if (rc < 0) {
+		fprintf(stderr, "memsync-net: %s\n", e.msg);
+		return 1;
+	}
+	if (rc == 0) {
+		printf("%s %s: unknown (no measurement in %s/%s.conf)\n", o->driver, o->profile, ceiling_dir(), o->driver);
+		return 0;
+	}
+	struct netem_profile p;
+	int capped = !profile_load(o->profile, &p, &e) && ceiling_caps(&p, mbit);
+	printf("%s %s: %.1f Mbit/s%s\n", o->driver, o->profile, mbit, capped ? " (capped: below the profile's rate)" : "");
 	return 0;
 }
 
@@ -455,6 +536,10 @@ int main(int argc, char **argv)
 		return cmd_list();
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc, argv);
+	if (!strcmp(cmd, "probe"))
+		return cmd_probe(&o);
+	if (!strcmp(cmd, "ceiling"))
+		return cmd_ceiling(&o);
 	if (!strcmp(cmd, "echo"))
 		return cmd_echo(&o);
 	if (!strcmp(cmd, "rtt"))

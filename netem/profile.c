@@ -2,13 +2,13 @@
 #include "netem/profile.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-#include "build_info.h"
 #include "conf.h"
 #include "units.h"
 
@@ -17,13 +17,28 @@
 #define MIN_LIMIT_PKTS 1000ULL
 #define MAX_LIMIT_PKTS 10000000ULL
 
-/* Where the shipped profiles live: $MEMSYNC_SRC/netem/profiles or the build's source dir. */
+#define PROFILE_SUBDIR "netem/profiles"
+
+/* Where the shipped profiles live: <source dir>/netem/profiles. */
 const char *profile_dir(void)
 {
-	static char dir[256];
-	const char *src = getenv("MEMSYNC_SRC");
-	snprintf(dir, sizeof dir, "%s/netem/profiles", src && *src ? src : MEMSYNC_SOURCE_DIR);
+	static char dir[300];
+	snprintf(dir, sizeof dir, "%s/" PROFILE_SUBDIR, memsync_source_dir());
 	return dir;
+}
+
+/* Any delay, jitter, rate limit or loss? */
+int profile_shapes(const struct netem_profile *p)
+{
+	return p->delay_ns || p->jitter_ns || p->rate_bps || p->loss > 0;
+}
+
+/* Is p one of the shipped profiles (loaded from profile_dir())? */
+int profile_is_shipped(const struct netem_profile *p)
+{
+	char path[512];
+	conf_resolve(PROFILE_SUBDIR, p->name, path, sizeof path);
+	return p->name[0] && !strcmp(path, p->path);
 }
 
 /* Twice the bandwidth-delay product (RTT based) in 1500-byte packets, at least 1000. */
@@ -84,6 +99,9 @@ static int profile_parse_file(const char *path, struct netem_profile *p, struct 
 	PARSE_FIELD(parse_duration_ns, "delay", &p->delay_ns);
 	PARSE_FIELD(parse_duration_ns, "jitter", &p->jitter_ns);
 	PARSE_FIELD(parse_rate_bps, "rate", &p->rate_bps);
+	const struct conf_entry *rate = conf_get(&c, "rate");
+	if (rate && !p->rate_bps && strcasecmp(rate->value, "unlimited"))
+		return conf_error(&c, rate, e, "rate %s: write unlimited for no rate limit", rate->value);
 	PARSE_FIELD(parse_percent, "loss", &p->loss);
 
 	if (p->jitter_ns > p->delay_ns)
@@ -118,46 +136,18 @@ int profile_load(const char *name_or_path, struct netem_profile *p, struct err *
 	if (!name_or_path || !*name_or_path)
 		return err_set(e, "empty profile name");
 	size_t n = strlen(name_or_path);
-	if (strchr(name_or_path, '/') || (n > 5 && !strcmp(name_or_path + n - 5, ".conf")))
-		return profile_parse_file(name_or_path, p, e);
-	if (!is_profile_name(name_or_path))
+	int is_path = strchr(name_or_path, '/') || (n > 5 && !strcmp(name_or_path + n - 5, ".conf"));
+	if (!is_path && !is_profile_name(name_or_path))
 		return err_set(e, "bad profile name '%s' (use a-z, 0-9, '-', '_', or give a path)", name_or_path);
 	char path[256];
-	if (snprintf(path, sizeof path, "%s/%s.conf", profile_dir(), name_or_path) >= (int)sizeof path)
-		return err_set(e, "profile path too long");
-	FILE *f = fopen(path, "r");
-	if (!f)
+	conf_resolve(PROFILE_SUBDIR, name_or_path, path, sizeof path);
+	if (!is_path && access(path, F_OK))
 		return err_errno(e, errno, "unknown profile '%s' (no %s; see `memsync-net list`)", name_or_path, path);
-	fclose(f);
 	return profile_parse_file(path, p, e);
 }
 
-/* qsort comparator for profile names. */
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp((const char *)a, (const char *)b);
-}
-
-/* List the shipped profiles by name. */
+/* List the shipped profiles by name, in natural order (rtt-2ms before rtt-10ms). */
 int profile_list(char (*names)[64], int max, struct err *e)
 {
-	DIR *d = opendir(profile_dir());
-	if (!d)
-		return err_errno(e, errno, "cannot open profile directory %s", profile_dir());
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".conf") || len - 5 >= 64)
-			continue;
-		if (n >= max) {
-			closedir(d);
-			return err_set(e, "more than %d profiles in %s", max, profile_dir());
-		}
-		snprintf(names[n], 64, "%.*s", (int)(len - 5), de->d_name);
-		n++;
-	}
-	closedir(d);
-	qsort(names, (size_t)n, 64, cmp_names);
-	return n;
+	return conf_list(PROFILE_SUBDIR, names, max, e);
 }

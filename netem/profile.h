@@ -27,11 +27,19 @@ struct netem_profile {
  * Errors read "file:line: reason". */
 int profile_load(const char *name_or_path, struct netem_profile *p, struct err *e);
 
-/* Fill names with up to max profile names, sorted; returns the count or -1. */
+/* Fill names with up to max profile names in natural order (rtt-2ms before
+ * rtt-10ms; conf_list()); returns the count or -1. */
 int profile_list(char (*names)[64], int max, struct err *e);
 
 /* The directory holding the shipped profiles. */
 const char *profile_dir(void);
+
+/* 1 when the profile delays, limits the rate or loses packets; 0 for an
+ * unshaped link (every driver then uses plain veth pairs). */
+int profile_shapes(const struct netem_profile *p);
+
+/* 1 when p was loaded from the shipped profile of its name. */
+int profile_is_shipped(const struct netem_profile *p);
 
 /* The default queue limit for a rate and delay: twice the bandwidth-delay
  * product in 1500-byte packets (10 Gbit/s assumed when unlimited), >= 1000. */

@@ -9,6 +9,8 @@
 #                                (the minimum: other jobs on the machine inflate the average)
 #   netem_iperf_mbit FROM TO S   iperf3 TCP throughput for S seconds, Mbit/s
 #   in_range VALUE LO HI         true when LO <= VALUE <= HI
+#   netem_counter JSON DIR FIELD a field of `memsync-net counters` output
+#   netem_check_fast_path DRIVER an unshaped profile is a plain veth pair
 
 NETEM_STATE=$TMPDIR_TEST/net.state
 
@@ -81,8 +83,36 @@ netem_iperf_mbit() {
 # LO <= VALUE <= HI (decimals allowed).
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'; }
 
+# FIELD (bytes, packets, drops) of direction DIR (host0_to_others, others_to_host0) in counters JSON.
+netem_counter() {
+	echo "$1" | sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9]*\).*/\1/p"
+}
+
+# An unshaped profile (no delay, rate limit or loss) is a plain veth pair in
+# DRIVER: veth devices, no qdisc, GSO on, no emulator process, loopback-like RTT.
+netem_check_fast_path() {
+	local drv=$1 p0 pid out rtt c
+	p0=$(netem_profile unshaped $'delay = 0\nrate = unlimited\nloss = 0%')
+	netem_up "$p0" "$drv" 3
+	pid=$(sed -n 's/^pid = //p' "$NETEM_STATE")
+	out=$(ip -n "$MEMSYNC_NET_H0_NETNS" -d link show v1 2>/dev/null)
+	echo "$out" | grep -q 'veth' || fail "$drv: unshaped profile: v1 is no veth: $out"
+	echo "$out" | grep -q 'gso_max_segs 1 ' && fail "$drv: unshaped profile: GSO is off on v1"
+	out=$(tc -n "$MEMSYNC_NET_H0_NETNS" qdisc show dev v1)
+	echo "$out" | grep -q 'noqueue' || fail "$drv: unshaped profile: a qdisc on v1: $out"
+	[ -z "$(pgrep -P "$pid" 2>/dev/null)" ] || fail "$drv: unshaped profile: processes under $pid: $(pgrep -l -P "$pid")"
+	[ ! -e "/dev/shm/ms$pid-link" ] || fail "$drv: unshaped profile: an emulator counters page exists"
+	rtt=$(netem_rtt_ms 0 2)
+	in_range "$rtt" 0 "${FAST_RTT_MAX:-1}" || fail "$drv: unshaped profile: RTT $rtt ms"
+	c=$(memsync-net counters --state "$NETEM_STATE") || fail "counters failed"
+	in_range "$(netem_counter "$c" host0_to_others packets)" 20 1e12 || fail "$drv: unshaped profile: counters $c"
+	echo "ok: $drv: unshaped profile is plain veth (RTT $rtt ms, no qdisc, no emulator)" >&2
+	netem_down
+}
+
 # The whole driver check: RTT, rate, loss, counters, 3 hosts, teardown.
-# RATE_LO/RATE_HI (fractions of the rate) may be widened by the caller.
+# RATE_LO/RATE_HI (fractions of the rate) and FAST_RTT_MAX (ms, an unshaped
+# link's RTT) may be widened by the caller.
 netem_check_driver() {
 	local drv=$1 rtt mbit c
 	local p20 prate ploss
@@ -103,7 +133,7 @@ netem_check_driver() {
 	c=$(memsync-net counters --state "$NETEM_STATE") || fail "counters failed"
 	echo "$c" >&2
 	local bytes0
-	bytes0=$(echo "$c" | sed -n 's/.*"host0_to_others":{"bytes":\([0-9]*\).*/\1/p')
+	bytes0=$(netem_counter "$c" host0_to_others bytes)
 	in_range "$bytes0" 10000000 1e12 || fail "$drv: counters show $bytes0 bytes after the transfer"
 	netem_down
 
@@ -112,8 +142,8 @@ netem_check_driver() {
 	c=$(memsync-net counters --state "$NETEM_STATE") || fail "counters failed"
 	echo "$c" >&2
 	local drops pkts
-	drops=$(echo "$c" | sed -n 's/.*"host0_to_others":{[^}]*"drops":\([0-9]*\).*/\1/p')
-	pkts=$(echo "$c" | sed -n 's/.*"host0_to_others":{[^}]*"packets":\([0-9]*\).*/\1/p')
+	drops=$(netem_counter "$c" host0_to_others drops)
+	pkts=$(netem_counter "$c" host0_to_others packets)
 	in_range "$drops" 1 1e12 || fail "$drv: 5% loss profile dropped nothing ($c)"
 	echo "ok: $drv: 5% loss profile dropped $drops of $((pkts + drops)) packets" >&2
 	netem_down
@@ -125,4 +155,6 @@ netem_check_driver() {
 	in_range "$rtt" 19 25 || fail "$drv: RTT $rtt ms between hosts 2 and 0 (wanted 19-25)"
 	echo "ok: $drv: 3 hosts, every pair at 2 x delay" >&2
 	netem_down
+
+	netem_check_fast_path "$drv"
 }

@@ -1,5 +1,9 @@
-/* topology.c - host namespaces, addresses, lifetime and stale cleanup (see topology.h). */
-#include "netem/topology_impl.h"
+/*
+ * topology.c - host namespaces, addresses, lifetime and stale cleanup (see
+ * topology.h). The links between the hosts are the chosen driver's: this
+ * file calls it only through its struct link_driver (driver.h).
+ */
+#include "netem/topology.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -13,61 +17,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "conf.h"
 #include "log.h"
-#include "cmd.h"
+#include "netem/ceiling.h"
+#include "netem/driver.h"
 #include "proc.h"
 
-#define NETNS_DIR "/run/netns"
-
-/* Parse a driver name. */
-int netem_driver_parse(const char *s, enum netem_driver *d, struct err *e)
-{
-	static const struct { const char *name; enum netem_driver drv; } names[] = {
-		{"auto", NETEM_AUTO}, {"tc", NETEM_TC}, {"user", NETEM_USER}, {"none", NETEM_NONE},
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (s && !strcmp(s, names[i].name)) {
-			*d = names[i].drv;
-			return 0;
-		}
-	return err_set(e, "unknown netem driver '%s' (use auto, tc, user or none)", s ? s : "");
-}
-
-/* Name of a concrete driver. */
-static const char *driver_name(enum netem_driver d)
-{
-	return d == NETEM_TC ? "tc" : d == NETEM_USER ? "user" : d == NETEM_NONE ? "none" : "auto";
-}
-
-/* Try to add a netem qdisc on lo in a throwaway namespace. */
-static int netem_probe_qdisc(void)
-{
-	char ns[64];
-	struct err e = {0};
-	snprintf(ns, sizeof ns, "ms%d-probe", (int)getpid());
-	if (cmd_run(&e, NULL, 0, "ip", "netns", "add", ns, NULL))
-		return 0;
-	int ok = !cmd_run(&e, NULL, 0, "tc", "-n", ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
-			  NULL);
-	cmd_run(&e, NULL, 0, "ip", "netns", "del", ns, NULL);
-	return ok;
-}
-
-/* Does the kernel have sch_netem? Cached after the first call. */
-int netem_tc_available(void)
-{
-	static int cached = -1;
-	if (cached >= 0)
-		return cached;
-	struct stat st;
-	if (stat("/sys/module/sch_netem", &st)) {
-		struct err e = {0};
-		cmd_run(&e, NULL, 0, "modprobe", "-q", "sch_netem", NULL);
-	}
-	cached = netem_probe_qdisc();
-	return cached;
-}
+struct topology {
+	struct netem_profile prof;
+	const struct link_driver *drv;
+	int nhosts;
+	struct topo_host hosts[TOPO_MAX_HOSTS];
+	pid_t owner;          /* the creating process: namespaces are ms<owner>-h<i> */
+	int attached;         /* 1 = loaded from a state file: destroy frees memory only */
+	struct link_ctx link; /* what the driver sees; link.priv is its state */
+};
 
 /* Parse "ms<pid>-<rest>" into pid; 0 when the name is not ours. */
 static pid_t owner_of(const char *name)
@@ -130,34 +95,6 @@ int topo_cleanup_stale_counted(int *count, struct err *e)
 	return 0;
 }
 
-/* Enter netns, run fn, come back. */
-int topo_in_netns(const char *netns, int (*fn)(void *arg), void *arg, struct err *e)
-{
-	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return err_errno(e, errno, "open /proc/thread-self/ns/net");
-	char path[128];
-	snprintf(path, sizeof path, NETNS_DIR "/%s", netns);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		close(self);
-		return err_errno(e, errno, "open %s", path);
-	}
-	if (setns(fd, CLONE_NEWNET)) {
-		int er = errno;
-		close(fd), close(self);
-		return err_errno(e, er, "setns into %s", netns);
-	}
-	close(fd);
-	int rc = fn(arg);
-	if (setns(self, CLONE_NEWNET)) {
-		close(self);
-		return err_errno(e, errno, "setns back to the original namespace");
-	}
-	close(self);
-	return rc;
-}
-
 /* TCP buffer limits in every host: autotuning may grow to 64 MiB, enough
  * for the bandwidth-delay product of every shipped profile. */
 static const char *const tcp_buffer_sysctls[][2] = {
@@ -189,11 +126,19 @@ static int create_namespaces(struct topology *t, struct err *e)
 		    cmd_run(e, NULL, 0, "ip", "-n", h->netns, "link", "set", "lo", "up", NULL))
 			return -1;
 		struct err se = {0};
-		if (topo_in_netns(h->netns, set_tcp_buffers, NULL, &se))
+		if (netns_run(h->netns, set_tcp_buffers, NULL, &se))
 			log_warn("cannot raise the TCP buffer limits in %s: %s", h->netns,
 				 se.set ? se.msg : strerror(errno));
 	}
 	return 0;
+}
+
+/* The driver's view of t. */
+static void topo_link_init(struct topology *t)
+{
+	t->link = (struct link_ctx){
+		.prof = &t->prof, .nhosts = t->nhosts, .hosts = t->hosts, .owner = t->owner, .attached = t->attached,
+	};
 }
 
 /* Build a topology. */
@@ -203,37 +148,33 @@ int topo_create(struct topology **out, const struct netem_profile *p, int nhosts
 	*out = NULL;
 	if (nhosts < 2 || nhosts > TOPO_MAX_HOSTS)
 		return err_set(e, "a topology has 2 to %d hosts, not %d", TOPO_MAX_HOSTS, nhosts);
-	if (drv == NETEM_AUTO)
-		drv = netem_tc_available() ? NETEM_TC : NETEM_USER;
-	else if (drv == NETEM_TC && !netem_tc_available())
-		return err_set(e, "driver tc: this kernel has no netem qdisc (modprobe sch_netem failed); "
-				  "use --driver user or the VM lab (harness/vm/vm-run.sh)");
+	const struct link_driver *d = link_driver_choose(drv, e);
+	if (!d)
+		return -1;
 	struct topology *t = calloc(1, sizeof *t);
 	if (!t)
 		return err_errno(e, errno, "calloc");
 	t->prof = *p;
-	t->drv = drv;
+	t->drv = d;
 	t->nhosts = nhosts;
 	t->owner = getpid();
-	t->link_pid = -1;
 	for (int i = 0; i < nhosts; i++) {
 		struct topo_host *h = &t->hosts[i];
 		snprintf(h->name, sizeof h->name, "h%d", i);
-		if (drv == NETEM_NONE) {
+		if (!d->namespaces) {
 			snprintf(h->addr, sizeof h->addr, "127.0.0.1");
 		} else {
 			snprintf(h->netns, sizeof h->netns, "ms%d-h%d", (int)t->owner, i);
 			snprintf(h->addr, sizeof h->addr, "198.18.0.%d", i + 1);
 		}
 	}
-	if (drv == NETEM_NONE) {
-		*out = t;
-		return 0;
+	topo_link_init(t);
+	if (d->namespaces) {
+		struct err ce = {0};
+		if (topo_cleanup_stale(&ce))
+			log_warn("%s", ce.msg);
 	}
-	struct err ce = {0};
-	if (topo_cleanup_stale(&ce))
-		log_warn("%s", ce.msg);
-	if (create_namespaces(t, e) || (drv == NETEM_TC ? tc_setup(t, e) : user_setup(t, e))) {
+	if ((d->namespaces && create_namespaces(t, e)) || d->setup(&t->link, e)) {
 		topo_destroy(t);
 		return -1;
 	}
@@ -274,19 +215,40 @@ int topo_owner_alive(const struct topology *t)
 /* Driver in use. */
 const char *topo_driver_name(const struct topology *t)
 {
-	return driver_name(t->drv);
+	return t->drv->name;
 }
 
-/* setns the calling thread into host i (no-op for the none driver). */
+/* What carries the packets. */
+const char *topo_link_path(const struct topology *t)
+{
+	return t->drv->path(&t->link);
+}
+
+/* The driver's measured ceiling for the profile (shipped profiles only: a
+ * file elsewhere with the same name is another link). */
+int topo_link_ceiling(const struct topology *t, struct topo_ceiling *c, struct err *e)
+{
+	memset(c, 0, sizeof *c);
+	if (!t->drv->applies_profile || !profile_is_shipped(&t->prof))
+		return 0;
+	int rc = ceiling_get(t->drv->name, t->prof.name, &c->mbit, e);
+	if (rc < 0)
+		return -1;
+	c->known = rc;
+	c->capped = rc && ceiling_caps(&t->prof, c->mbit);
+	return 0;
+}
+
+/* setns the calling thread into host i (no-op without namespaces). */
 int topo_enter(const struct topology *t, int i, struct err *e)
 {
 	const struct topo_host *h = topo_host(t, i);
 	if (!h)
 		return err_set(e, "no host %d in this topology", i);
-	if (t->drv == NETEM_NONE)
+	if (!t->drv->namespaces)
 		return 0;
 	char path[128];
-	snprintf(path, sizeof path, NETNS_DIR "/%s", h->netns);
+	netns_path(h->netns, path, sizeof path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_errno(e, errno, "open %s", path);
@@ -296,18 +258,32 @@ int topo_enter(const struct topology *t, int i, struct err *e)
 	return rc ? err_errno(e, er, "setns into %s", h->netns) : 0;
 }
 
-/* Link counters of host 0, by driver. */
+/* Link counters of host 0, from the driver. */
 int topo_counters(const struct topology *t, struct link_counters *c, struct err *e)
 {
 	memset(c, 0, sizeof *c);
-	switch (t->drv) {
-	case NETEM_TC:
-		return tc_counters(t, c, e);
-	case NETEM_USER:
-		return user_counters(t, c, e);
-	default:
-		return 0;
+	return t->drv->counters(&t->link, c, e);
+}
+
+/* d = b - a. */
+void link_counters_delta(const struct link_counters *a, const struct link_counters *b, struct link_counters *d)
+{
+	for (int i = 0; i < 2; i++) {
+		d->bytes[i] = b->bytes[i] - a->bytes[i];
+		d->packets[i] = b->packets[i] - a->packets[i];
+		d->drops[i] = b->drops[i] - a->drops[i];
+		d->cpu_ns[i] = b->cpu_ns[i] - a->cpu_ns[i];
 	}
+	d->cpu_known = b->cpu_known;
+}
+
+/* Emulator CPU seconds per 10^9 bytes forwarded. */
+double link_cpu_s_per_gb(const struct link_counters *d)
+{
+	uint64_t bytes = d->bytes[0] + d->bytes[1];
+	if (!d->cpu_known || !bytes)
+		return -1;
+	return (double)(d->cpu_ns[0] + d->cpu_ns[1]) / 1e9 / ((double)bytes / 1e9);
 }
 
 /* Tear down (owner) or just free (attached). */
@@ -315,13 +291,12 @@ void topo_destroy(struct topology *t)
 {
 	if (!t)
 		return;
-	if (t->drv == NETEM_USER)
-		user_teardown(t);
-	if (!t->attached && t->drv != NETEM_NONE && t->owner == getpid()) {
+	t->drv->teardown(&t->link);
+	if (!t->attached && t->drv->namespaces && t->owner == getpid()) {
 		for (int i = 0; i < t->nhosts; i++) {
 			char path[128];
 			struct stat st;
-			snprintf(path, sizeof path, NETNS_DIR "/%s", t->hosts[i].netns);
+			netns_path(t->hosts[i].netns, path, sizeof path);
 			if (stat(path, &st))
 				continue;
 			struct err e = {0};
@@ -341,15 +316,33 @@ int topo_save(const struct topology *t, const char *path, struct err *e)
 	if (!f)
 		return err_errno(e, errno, "cannot write %s", tmp);
 	fprintf(f, "# memsync-net state: `memsync-net down --state %s` tears it down\n", path);
-	fprintf(f, "pid = %d\ndriver = %s\nprofile = %s\nhosts = %d\n", (int)t->owner, driver_name(t->drv),
-		t->prof.path, t->nhosts);
+	fprintf(f, "pid = %d\ndriver = %s\nprofile = %s\nhosts = %d\n", (int)t->owner, t->drv->name, t->prof.path,
+		t->nhosts);
 	for (int i = 0; i < t->nhosts; i++)
-		fprintf(f, "host%d = %s %s %s\n", i, t->hosts[i].name,
-			t->drv == NETEM_NONE ? "-" : t->hosts[i].netns, t->hosts[i].addr);
+		fprintf(f, "host%d = %s %s %s\n", i, t->hosts[i].name, t->drv->namespaces ? t->hosts[i].netns : "-",
+			t->hosts[i].addr);
 	if (fclose(f))
 		return err_errno(e, errno, "cannot write %s", tmp);
 	if (rename(tmp, path))
 		return err_errno(e, errno, "cannot rename %s to %s", tmp, path);
+	return 0;
+}
+
+/* Read the hosts of a state file into t. */
+static int topo_attach_hosts(struct topology *t, const struct conf *c, struct err *e)
+{
+	if (t->nhosts < 2 || t->nhosts > TOPO_MAX_HOSTS)
+		return conf_error(c, conf_get(c, "hosts"), e, "bad host count");
+	for (int i = 0; i < t->nhosts; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "host%d", i);
+		const struct conf_entry *h = conf_get(c, key);
+		struct topo_host *th = &t->hosts[i];
+		char ns[64];
+		if (!h || sscanf(h->value, "%15s %63s %15s", th->name, ns, th->addr) != 3)
+			return conf_error(c, h, e, "expected '%s = NAME NETNS ADDR'", key);
+		snprintf(th->netns, sizeof th->netns, "%s", strcmp(ns, "-") ? ns : "");
+	}
 	return 0;
 }
 
@@ -369,33 +362,20 @@ int topo_attach(struct topology **out, const char *path, struct err *e)
 	if (!t)
 		return err_errno(e, errno, "calloc");
 	t->attached = 1;
-	t->link_pid = -1;
 	t->owner = (pid_t)atoi(conf_get(&c, "pid")->value);
 	t->nhosts = atoi(conf_get(&c, "hosts")->value);
-	if (netem_driver_parse(conf_get(&c, "driver")->value, &t->drv, e) ||
-	    profile_load(conf_get(&c, "profile")->value, &t->prof, e))
-		goto fail;
-	if (t->nhosts < 2 || t->nhosts > TOPO_MAX_HOSTS) {
-		conf_error(&c, conf_get(&c, "hosts"), e, "bad host count");
-		goto fail;
+	t->drv = link_driver_find(conf_get(&c, "driver")->value);
+	if (!t->drv)
+		conf_error(&c, conf_get(&c, "driver"), e, "unknown driver '%s'", conf_get(&c, "driver")->value);
+	if (!t->drv || profile_load(conf_get(&c, "profile")->value, &t->prof, e) || topo_attach_hosts(t, &c, e)) {
+		free(t);
+		return -1;
 	}
-	for (int i = 0; i < t->nhosts; i++) {
-		char key[16];
-		snprintf(key, sizeof key, "host%d", i);
-		const struct conf_entry *h = conf_get(&c, key);
-		struct topo_host *th = &t->hosts[i];
-		char ns[64];
-		if (!h || sscanf(h->value, "%15s %63s %15s", th->name, ns, th->addr) != 3) {
-			conf_error(&c, h, e, "expected '%s = NAME NETNS ADDR'", key);
-			goto fail;
-		}
-		snprintf(th->netns, sizeof th->netns, "%s", strcmp(ns, "-") ? ns : "");
+	topo_link_init(t);
+	if (t->drv->attach_stats(&t->link, e)) {
+		topo_destroy(t);
+		return -1;
 	}
-	if (t->drv == NETEM_USER && user_attach_stats(t, e))
-		goto fail;
 	*out = t;
 	return 0;
-fail:
-	free(t);
-	return -1;
 }

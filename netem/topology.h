@@ -5,16 +5,20 @@
  * Hosts are namespaces "ms<pid>-h<i>" (unique per run) with addresses
  * 198.18.0.<i+1> (RFC 2544 benchmarking range). Every pair of hosts talks
  * through a link that applies the profile in each direction, so the RTT
- * between any two hosts is 2 x delay. Drivers:
+ * between any two hosts is 2 x delay. Drivers (netem/driver.h, drivers.c):
  *   tc   - kernel netem on every veth egress of a full mesh of veth pairs
- *   user - one TUN device per host and a userspace link emulator process
+ *   user - TUN devices and a userspace link emulator process, one thread
+ *          per direction
  *   none - no namespaces: every host is 127.0.0.1 in the caller's namespace
+ * A profile that shapes nothing (no delay, rate limit or loss) is a plain
+ * veth pair in both namespace drivers: no emulator and no qdisc in the path.
  * The caller must call topo_destroy() on every exit path; topo_cleanup_stale()
  * removes what crashed runs left behind.
  */
 #ifndef MEMSYNC_NETEM_TOPOLOGY_H
 #define MEMSYNC_NETEM_TOPOLOGY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -33,6 +37,16 @@ struct topo_host {
 /* [0] = host0 -> others, [1] = others -> host0 */
 struct link_counters {
 	uint64_t bytes[2], packets[2], drops[2];
+	uint64_t cpu_ns[2]; /* CPU time the link emulator spent on each direction */
+	int cpu_known;      /* 1 when cpu_ns is measured (user driver's emulator); 0 when the
+			     * kernel does the work in the senders' context (veth, netem) */
+};
+
+/* What a driver is known to deliver on a profile (netem/ceilings/<driver>.conf). */
+struct topo_ceiling {
+	int known;      /* 0: no measurement for this driver and profile */
+	double mbit;    /* measured TCP throughput through the link, Mbit/s */
+	int capped;     /* 1: the profile's rate is more than the driver delivers */
 };
 
 struct topology;
@@ -52,6 +66,13 @@ int topo_enter(const struct topology *t, int i, struct err *e);
 int topo_counters(const struct topology *t, struct link_counters *c, struct err *e);
 /* "tc", "user" or "none". */
 const char *topo_driver_name(const struct topology *t);
+/* What carries the packets: "veth" (an unshaped profile), "netem" (tc),
+ * "emulator" (user) or "loopback" (none). */
+const char *topo_link_path(const struct topology *t);
+/* The driver's measured ceiling for the topology's profile (see ceiling.h):
+ * capped = 1 when the profile's rate is above what the driver delivers.
+ * Unknown (known = 0) without a measurement. 0, or -1 on a bad data file. */
+int topo_link_ceiling(const struct topology *t, struct topo_ceiling *c, struct err *e);
 /* Stop the link emulator, delete the namespaces, free t (NULL is fine). */
 void topo_destroy(struct topology *t);
 /* Remove namespaces and emulator state left by runs whose creating process
@@ -62,8 +83,22 @@ int topo_cleanup_stale_counted(int *removed, struct err *e);
 
 /* "auto", "tc", "user", "none" -> d. */
 int netem_driver_parse(const char *s, enum netem_driver *d, struct err *e);
-/* 1 when the kernel has the netem qdisc (after a quiet `modprobe sch_netem`). */
+/* d -> "auto", "tc", "user", "none". */
+const char *netem_driver_name(enum netem_driver d);
+/* One line saying what driver d is. */
+const char *netem_driver_summary(enum netem_driver d);
+/* 1 when driver d can run on this machine (auto: when any can), else 0 with
+ * the reason in why (asked once per process; the tc probe loads sch_netem
+ * quietly and adds a netem qdisc in a throwaway namespace). */
+int netem_driver_available(enum netem_driver d, char *why, size_t len);
+/* 1 when the kernel has the netem qdisc (netem_driver_available(NETEM_TC)). */
 int netem_tc_available(void);
+
+/* d = b - a, field by field (cpu_known of b). */
+void link_counters_delta(const struct link_counters *a, const struct link_counters *b, struct link_counters *d);
+/* Emulator CPU seconds per GB (10^9 bytes) forwarded in both directions, from a
+ * delta; -1 when unknown (no emulator in the path, or nothing forwarded). */
+double link_cpu_s_per_gb(const struct link_counters *d);
 
 /* Write what another process needs to attach to t (key = value file). */
 int topo_save(const struct topology *t, const char *path, struct err *e);

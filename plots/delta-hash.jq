@@ -1,10 +1,7 @@
 # delta-hash.jq - hash throughput (GB/s = 10^9 B/s) of the delta approach's
-# chunk hashes, one column per algorithm, one row per chunk size x threads
-# (memsync-delta hashbench, harness/bench/delta.sh).
-include "pivot";
-[ .[] | select(.type == "delta-hash") ]
-| group_by([.hash, .chunk, .threads])
-| map([ .[0].hash,
-        ("\(.[0].chunk / 1024 | tostring | ("0000" + .)[-4:]) KiB x\(.[0].threads)"),
-        (map(.gb_s) | max) ])
-| pivot
+# chunk hashes, one series per algorithm, one case per chunk size x threads
+# (memsync-delta hashbench rows, harness/bench/delta.sh; stats.jq).
+include "stats";
+[ .[] | measured | select(.type == "delta-hash")
+  | [ .hash, [.chunk, .threads, "\(.chunk / 1024) KiB x\(.threads)"], .gb_s ] ]
+| stats_table

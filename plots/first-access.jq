@@ -1,8 +1,6 @@
-# first-access.jq - mean first-access latency (us) of passed access
-# scenarios, one column per approach, one row per workload/profile.
-include "pivot";
-[ .[] | select(.type == "scenario" and .status == "pass" and .mode == "access") ]
-| group_by([.approach, .workload, .profile])
-| map([ .[0].approach, (.[0].workload + "/" + .[0].profile),
-       ((map(.first_access_ns) | add) / length / 1000) ])
-| pivot
+# first-access.jq - first-access latency (us) of passed access scenarios,
+# one series per approach, one case per workload/profile (stats.jq).
+include "stats";
+[ .[] | passed | select(.mode == "access")
+  | [ .approach, (.workload + "/" + .profile), (.first_access_ns / 1000) ] ]
+| stats_table

@@ -1,12 +1,11 @@
 # netem-accuracy.gp - measured/target RTT and TCP throughput per profile and link driver.
 load 'plots/style.gp'
 set title "Link emulation: measured / target (1 = exact; RTT with +0.2 ms allowance; TCP vs rate)"
-set style data histograms
-set style histogram clustered gap 1
+@BARS
 set boxwidth 0.9
-set xtics rotate by -30
+set xtics norotate
 set ylabel "measured / target"
 set logscale y
 set yrange [0.1:*]
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead, 1 with lines lc rgb '#444444' dt 2 notitle"
+PLOT = PLOT_BARS.", 1 with lines lc rgb '#444444' dt 2 notitle"
 @RENDER

@@ -2,25 +2,45 @@
 # render.sh - regenerate every figure from raw results.
 #
 #   plots/render.sh [--out DIR] [RESULTS...]
+#   plots/render.sh --newest     print the default RESULTS directory
 #
-# RESULTS are .jsonl files or directories searched for them (default:
-# results/). For every plots/<fig>.gp with a plots/<fig>.jq next to it, the jq
-# program runs over all records (slurped) and writes DIR/<fig>.dat; gnuplot
-# then renders DIR/<fig>.png and DIR/<fig>.svg. A figure with no data is
-# skipped with a message, not drawn empty.
+# RESULTS are .jsonl files or directories searched for them (default: the
+# newest run directory under results/, by modification time; results/reference
+# is used only when named, so that new figures never mix in the committed
+# reference data unasked). For every plots/<fig>.gp with a plots/<fig>.jq next
+# to it, the jq program runs over all records (slurped) and writes
+# DIR/<fig>.dat; gnuplot then renders DIR/<fig>.png and DIR/<fig>.svg. A
+# figure with no data is skipped with a message, not drawn empty. The
+# statistics (median, min-max error bars, n; warm-ups left out) and style
+# conventions every figure follows: plots/README.md.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$src/plots/out
+
+# The newest run directory under results/ (not reference), or nothing.
+newest_results() {
+	find "$src/results" -mindepth 1 -maxdepth 1 -type d ! -name reference -printf '%T@ %p\n' 2>/dev/null |
+		sort -n | tail -1 | cut -d' ' -f2-
+}
+
 files=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--out) out=$2; shift 2 ;;
-	-h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--out) [ $# -ge 2 ] || { echo "render: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
+	--newest) newest_results; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) files+=("$1"); shift ;;
 	esac
 done
-[ ${#files[@]} -gt 0 ] || files=("$src/results")
-mapfile -t inputs < <(find "${files[@]}" -name '*.jsonl' -type f 2>/dev/null | sort)
+if [ ${#files[@]} -eq 0 ]; then
+	files=("$(newest_results)")
+	[ -n "${files[0]}" ] || { echo "render: no run directory under $src/results (name RESULTS, e.g. results/reference)" >&2; exit 1; }
+	echo "render: results from ${files[0]} (the newest run; name others, e.g. results/reference, to use them)" >&2
+fi
+# (a here-string, not <(...): the VM lab's initramfs has no /dev/fd)
+found=$(find "${files[@]}" -name '*.jsonl' -type f 2>/dev/null | sort)
+inputs=()
+[ -z "$found" ] || mapfile -t inputs <<<"$found"
 if [ ${#inputs[@]} -eq 0 ]; then
 	echo "render: no .jsonl results under ${files[*]}" >&2
 	exit 1
@@ -43,7 +63,8 @@ for gp in plots/*.gp; do
 		echo "render: $fig: no data in these results, skipped" >&2
 		continue
 	fi
-	gnuplot -e "datafile='$dat'; outbase='$out/$fig'" "$gp" 2> "$out/$fig.log" || {
+	ncols=$(head -1 "$dat" | awk -F'\t' '{print NF}')
+	gnuplot -e "datafile='$dat'; outbase='$out/$fig'; ncols=$ncols" "$gp" 2> "$out/$fig.log" || {
 		echo "render: $fig: gnuplot failed:" >&2; cat "$out/$fig.log" >&2; exit 1; }
 	n=$((n + 1))
 	echo "render: $out/$fig.png (.svg)" >&2

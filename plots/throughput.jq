@@ -1,8 +1,8 @@
-# throughput.jq - mean throughput (MB/s) of passed access scenarios, one
-# column per approach, one row per workload/profile.
-include "pivot";
-[ .[] | select(.type == "scenario" and .status == "pass" and .mode == "access") ]
-| group_by([.approach, .workload, .profile])
-| map([ .[0].approach, (.[0].workload + "/" + .[0].profile),
-       ((map(.throughput_mb_s) | add) / length) ])
-| pivot
+# throughput.jq - throughput (MB/s) of passed access scenarios, one series
+# per approach, one case per workload/profile (median, min-max, n: stats.jq);
+# first-access runs (one 4 KiB access) have no meaningful throughput; a run
+# on a link its driver cannot carry at the profile's rate says "link capped".
+include "stats";
+[ .[] | passed | select(.mode == "access" and .workload != "first-access")
+  | [ .approach, (.workload + "/" + .profile + (if .link_capped == true then " (link capped)" else "" end)), .throughput_mb_s ] ]
+| stats_table

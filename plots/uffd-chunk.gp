@@ -4,5 +4,5 @@ set title "uffd: throughput vs chunk size (fault-around, no prefetch, local)"
 set xlabel "chunk (KiB, log)"
 set ylabel "MB/s (log)"
 set logscale xy 2
-PLOT = "plot for [c=2:3] datafile using 1:c title columnhead"
+PLOT = PLOT_LINES
 @RENDER

@@ -1,9 +1,8 @@
-# uffd-handler-first.gp - uffd first-access latency (p50) per handler mode and profile.
+# uffd-handler-first.gp - uffd first-access latency per handler mode and profile.
 load 'plots/style.gp'
-set title "uffd: first-access latency (p50), handler in the local vs the workload process"
+set title "uffd: first-access latency, handler in the local vs the workload process (ms, log)"
 set ylabel "ms (log)"
 set logscale y
-set style data histograms
-set style histogram cluster gap 1
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead"
+@BARS
+PLOT = PLOT_BARS
 @RENDER

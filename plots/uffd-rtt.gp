@@ -4,5 +4,5 @@ set title "uffd: sequential read vs RTT (MB/s = 10^6 B/s, every byte verified)"
 set xlabel "RTT (ms)"
 set ylabel "MB/s (log)"
 set logscale y
-PLOT = "plot for [c=2:3] datafile using 1:c title columnhead"
+PLOT = PLOT_LINES
 @RENDER

@@ -109,15 +109,7 @@ _have_kernel_feature() {
 		[ -d /sys/module/nbd ] || modprobe -q nbd >/dev/null 2>&1
 		[ -d /sys/module/nbd ] || [ -b /dev/nbd0 ]
 		;;
-	netem)
-		[ -d /sys/module/sch_netem ] || modprobe -q sch_netem >/dev/null 2>&1
-		local ns=ms$$-probe rc
-		ip netns add "$ns" >/dev/null 2>&1 || return 1
-		tc -n "$ns" qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
-		rc=$?
-		ip netns del "$ns" >/dev/null 2>&1
-		return $rc
-		;;
+	netem) "$MEMSYNC_BUILD/memsync-net" probe --driver tc >/dev/null 2>&1 ;;
 	*) fail "requires_kernel_feature: unknown feature '$1' (known: nbd, netem)" ;;
 	esac
 }

@@ -18,9 +18,10 @@ run_ok() {
 	n=$((n + $(jq -s '[.[] | select(.type == "scenario")] | length' "$out")))
 }
 
-chunks=(4k 16k 64k 256k 1M)
+chunks=(4k 16k 64k 256k 1M 4k 64k)
 i=0
-for h in xxh3 xxh128 xxh64 crc32 adler32; do
+for h in xxh3 xxh128 xxh64 crc32 adler32 sha256 crc32c; do
+	[ $h = sha256 ] && ! "$MEMSYNC_BUILD/memsync-delta" --help | grep -q "sha256 (gnutls)" && continue
 	run_ok "hash $h" -w rand-write-1pct,rand-write-10pct -o hash=$h -o chunk=${chunks[$i]}
 	i=$((i + 1))
 done
@@ -41,6 +42,15 @@ jq -e -s '[.[] | select(.type == "scenario")][0] | .approach_stats.chunks_dirty 
 	"$out" >/dev/null || fail "pagemap tracking must find exactly the written blocks"
 run_ok "lan profile" -w rand-write-1pct -p lan
 run_ok "tls-psk, poll_interval with a unit" -w rand-write-1pct,mixed -o tls=psk -o poll_interval=10ms
+# Content-defined chunks: in-place writes go into the copy; every average; background cycles.
+run_ok "chunking=cdc" -w rand-write-1pct,rand-write-10pct,mixed -o chunking=cdc
+run_ok "chunking=cdc 4k, stale, polling" -w hotset-rw,seq-write -o chunking=cdc -o cdc_avg=4k -o initial=stale \
+	-o poll_interval=10
+run_ok "chunking=cdc 64k crc32c" -w rand-write-1pct -o chunking=cdc -o cdc_avg=64k -o hash=crc32c -o initial=empty
+expect_fail 2 "chunking=cdc needs dests=0" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
+	-o dests=2 --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
+expect_fail 2 "cdc_avg must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunking=cdc \
+	-o cdc_avg=1M --workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"
 # Bad options are clear errors.
 expect_fail 2 "chunk must be a power of two" memsync run -q -a delta -w rand-write-1pct -s 4M -o chunk=5000 \
 	--workdir "$TMPDIR_TEST" --out "$TMPDIR_TEST/bad.jsonl"

@@ -48,7 +48,7 @@ disrupt() {
 	if [ "$how" = kill ]; then
 		kill -9 "$victim"
 	else
-		ip -n "ms$mpid-h1" link set ms-tun down || fail "drop: cannot take the link down"
+		ip -n "ms$mpid-h1" link set v0 down || fail "drop: cannot take the link down"
 	fi
 	local rc=0
 	wait "$mpid" || rc=$?

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "remote.h"
 #include "units.h"
 
 static const unsigned char zero_block[65536];
@@ -411,10 +410,8 @@ struct backend *backend_open(const char *spec, struct err *e)
 			return NULL;
 		return backend_memory_new(size, e);
 	}
-	if (!strcmp(kind, "remote")) { /* the rest is a URI, colons and all */
-		struct remote *r = remote_connect(spec + 7, 4, e);
-		return r ? backend_remote_new(r, e) : NULL;
-	}
+	if (!strcmp(kind, "remote")) /* the rest is a URI, colons and all */
+		return backend_remote_open(spec + 7, e);
 	char *path = rest, *opt = strchr(rest, ':');
 	if (opt)
 		*opt++ = '\0';

@@ -50,8 +50,10 @@ struct backend *backend_memory_new(uint64_t size, struct err *e);
 struct backend *backend_file_new(const char *path, uint64_t size /* 0 = file's size */, struct err *e);
 struct backend *backend_dir_new(const char *path, uint64_t size, uint64_t chunk_size, struct err *e);
 struct remote;
-/* A backend forwarding to r (owned: closed with the backend). In remote.c. */
+/* A backend forwarding to r (owned: closed with the backend). In backend_remote.c. */
 struct backend *backend_remote_new(struct remote *r, struct err *e);
+/* Connect to an NBD URI (4 connections) and wrap it: the remote:URI spec. */
+struct backend *backend_remote_open(const char *uri, struct err *e);
 
 /* Read len bytes at off into buf. Range must lie inside the backend. */
 int backend_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e);

@@ -37,11 +37,17 @@ void managed_deadline(struct timespec *ts, unsigned long long ns_from_now)
 	ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
-/* Count chunk c present; the last one ends the pull and wakes its waiters. */
-static void present_inc(struct managed *m)
+/* Count one more chunk present (its stripe lock held, right after it was
+ * marked present: whoever sees the chunk present through the lock sees
+ * the count); 1 when it was the last. */
+static int present_inc_locked(struct managed *m)
 {
-	if (atomic_fetch_add(&m->present, 1) + 1 != m->nchunks)
-		return;
+	return atomic_fetch_add(&m->present, 1) + 1 == m->nchunks;
+}
+
+/* The last chunk became present: the pull is done; wake its waiters. */
+static void pull_done_signal(struct managed *m)
+{
 	atomic_store(&m->pull_done_ns, now_ns() - m->t0);
 	pthread_mutex_lock(&m->pull_lock);
 	pthread_cond_broadcast(&m->done_cond);
@@ -54,10 +60,11 @@ void managed_landed(struct managed *m, uint64_t c, int error)
 	struct stripe *s = ch_stripe(m, c);
 	pthread_mutex_lock(&s->lock);
 	ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | (error ? CH_ABSENT : CH_PRESENT)));
+	int last = !error && present_inc_locked(m);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (!error)
-		present_inc(m);
+	if (last)
+		pull_done_signal(m);
 }
 
 /* ---- demand fetches ---- */
@@ -104,7 +111,7 @@ static int demand_claim(struct managed *m, uint64_t c, int count_join, struct er
 	f->c = c;
 	atomic_fetch_add(&m->io_inflight, 1);
 	uint64_t off = c << m->shift;
-	if (remote_aio_pread(m->r, m->cache + off, ch_len(m, c), off, demand_done, f, e)) {
+	if (remote_aio_pread(m->rd, m->cache + off, ch_len(m, c), off, demand_done, f, e)) {
 		free(f);
 		atomic_fetch_sub(&m->io_inflight, 1);
 		managed_landed(m, c, e && e->code ? e->code : EIO);
@@ -228,10 +235,12 @@ static int write_chunk(struct managed *m, uint64_t c, const unsigned char *src, 
 			memcpy(dst, src, clen);
 			pthread_mutex_lock(&s->lock);
 			ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | CH_PRESENT));
+			int last = present_inc_locked(m);
 			push_mark_dirty_locked(m, c);
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
-			present_inc(m);
+			if (last)
+				pull_done_signal(m);
 			break;
 		}
 		if (res == CH_ABSENT) {
@@ -437,6 +446,7 @@ struct managed *managed_new(struct remote *r, const struct managed_opts *o, stru
 	if (!m)
 		return err_errno(e, ENOMEM, "managed"), NULL;
 	m->r = r;
+	m->rd = o && o->demand_remote ? o->demand_remote : r;
 	m->t0 = now_ns();
 	m->cache_fd = -1;
 	if (!o)
@@ -446,6 +456,11 @@ struct managed *managed_new(struct remote *r, const struct managed_opts *o, stru
 		goto fail_early;
 	if (!m->size) {
 		err_set(e, "managed: the remote %s is empty", remote_uri(r));
+		goto fail_early;
+	}
+	if (remote_size(m->rd) != m->size) {
+		err_errno(e, EINVAL, "managed: the demand remote %s has %" PRIu64 " bytes, not %" PRIu64, remote_uri(m->rd),
+			  remote_size(m->rd), m->size);
 		goto fail_early;
 	}
 	m->nchunks = (m->size + m->chunk - 1) >> m->shift;

@@ -59,6 +59,9 @@ struct managed_opts {
 	int retry_ms;               /* a failed demand fetch is retried for this long (0 = 10000) */
 	int close_timeout_ms;       /* managed_close waits this long for requests in flight
 	                             * (0 = 10000); then it leaves the engine allocated */
+	struct remote *demand_remote; /* NULL: demand fetches go to r as well; else to this
+	                             * connection to the same export (not owned), so they do not
+	                             * queue behind the background pull's requests */
 	/* Called on the pull thread after a chunk became present through the
 	 * background pull (not through a demand read): data is the chunk's
 	 * bytes in the cache, valid during the call. May be NULL. The fuse

@@ -68,6 +68,7 @@ struct push_req {
 
 struct managed {
 	struct remote *r;
+	struct remote *rd;              /* demand fetches: demand_remote or r */
 	uint64_t size, chunk, nchunks;
 	unsigned shift;                 /* log2(chunk) */
 	int pull_max;                   /* background fetches in flight; -1 = no pull */

@@ -239,16 +239,13 @@ static void pull_deliver(struct managed *m)
 	pthread_mutex_lock(&m->pull_lock);
 }
 
-/* The pull thread: fill the window, deliver landed chunks, sleep when idle. */
+/* The pull thread: fill the window first, then deliver landed chunks,
+ * sleep when there is neither. */
 static void *pull_run(void *arg)
 {
 	struct managed *m = arg;
 	pthread_mutex_lock(&m->pull_lock);
 	while (!atomic_load(&m->stopping)) {
-		if (m->landed) {
-			pull_deliver(m);
-			continue;
-		}
 		unsigned work = m->pull_work;
 		uint64_t c;
 		if (!m->pull_paused && m->pull_now < m->pull_max && !atomic_load(&m->pull_failed) && pull_pick(m, &c)) {
@@ -256,6 +253,10 @@ static void *pull_run(void *arg)
 			pthread_mutex_unlock(&m->pull_lock);
 			pull_submit(m, c);
 			pthread_mutex_lock(&m->pull_lock);
+			continue;
+		}
+		if (m->landed) {
+			pull_deliver(m);
 			continue;
 		}
 		while (work == m->pull_work && !atomic_load(&m->stopping))

@@ -178,6 +178,24 @@ void nbd_encode_structured_reply(unsigned char *out, uint16_t flags, uint16_t ty
 	nbd_put32(out + 16, length);
 }
 
+/* The reply header for r: simple, or one structured chunk for a READ. */
+size_t nbd_encode_reply(unsigned char *out, int structured, const struct nbd_request *r, uint32_t error)
+{
+	if (!structured || r->type != NBD_CMD_READ) {
+		nbd_encode_simple_reply(out, error, r->handle);
+		return NBD_SIMPLE_REPLY_LEN;
+	}
+	if (error) {
+		nbd_encode_structured_reply(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, r->handle, 6);
+		nbd_put32(out + NBD_STRUCTURED_REPLY_LEN, error);
+		nbd_put16(out + NBD_STRUCTURED_REPLY_LEN + 4, 0); /* no message */
+		return NBD_STRUCTURED_REPLY_LEN + 6;
+	}
+	nbd_encode_structured_reply(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, r->handle, 8 + r->length);
+	nbd_put64(out + NBD_STRUCTURED_REPLY_LEN, r->offset);
+	return NBD_STRUCTURED_REPLY_LEN + 8;
+}
+
 /* Printable command name. */
 const char *nbd_cmd_name(uint16_t type, char *buf, size_t cap)
 {

@@ -104,6 +104,7 @@
 #define NBD_REQUEST_LEN         28
 #define NBD_SIMPLE_REPLY_LEN    16
 #define NBD_STRUCTURED_REPLY_LEN 20
+#define NBD_REPLY_HDR_MAX       (NBD_STRUCTURED_REPLY_LEN + 8) /* what nbd_encode_reply writes, at most */
 
 /* Limits of this implementation. */
 #define NBD_MAX_STRING       4096u             /* export names, per the spec */
@@ -176,6 +177,14 @@ void nbd_encode_simple_reply(unsigned char *out, uint32_t error, uint64_t handle
 /* Encode a structured reply chunk header into out[20]. */
 void nbd_encode_structured_reply(unsigned char *out, uint16_t flags, uint16_t type, uint64_t handle,
 				 uint32_t length);
+
+/*
+ * Encode the reply header for request r into out[NBD_REPLY_HDR_MAX] and
+ * return its length: a simple reply; or, with structured replies, a READ
+ * gets one chunk flagged DONE: ERROR (error, no message) or OFFSET_DATA
+ * (r->length bytes of data follow the header). The data is not included.
+ */
+size_t nbd_encode_reply(unsigned char *out, int structured, const struct nbd_request *r, uint32_t error);
 
 /* Name of a command, for log lines ("READ", "CMD#9"). buf is used for unknowns. */
 const char *nbd_cmd_name(uint16_t type, char *buf, size_t cap);

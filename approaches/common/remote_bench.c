@@ -4,8 +4,10 @@
  * or writes of one request size with N requests in flight over M
  * connections; prints one JSON line (MB/s = 10^6 bytes/s) on stdout.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "record.h"
 #include "remote.h"
 #include "units.h"
 
@@ -70,8 +73,16 @@ static void usage(FILE *f)
 		   "                            [--total SIZE] [--inflight N] [--nconn N] [--chunk SIZE] [--label TEXT]\n");
 }
 
-/* Run the benchmark. */
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct bench_args {
+	const char *uri, *op, *pattern, *label;
+	uint64_t bs, total, chunk;
+	int inflight, nconn;
+	int writing, random_access;
+};
+
+/* Parse the command line: 0 to run, 1 for a usage error, 2 after --help. */
+static int parse_args(int argc, char **argv, struct bench_args *a, struct err *e)
 {
 	static const struct option longopts[] = {
 		{"uri", required_argument, NULL, 'u'}, {"op", required_argument, NULL, 'o'},
@@ -80,31 +91,50 @@ int main(int argc, char **argv)
 		{"nconn", required_argument, NULL, 'n'}, {"chunk", required_argument, NULL, 'c'},
 		{"label", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'}, {0},
 	};
-	const char *uri = NULL, *op = "read", *pattern = "seq", *label = "";
-	uint64_t bs = 65536, total = 256ull << 20, chunk = 0;
-	int inflight = 16, nconn = 1, c;
-	struct err e = {0};
+	*a = (struct bench_args){.op = "read", .pattern = "seq", .label = "", .bs = 65536, .total = 256ull << 20,
+				 .inflight = 16, .nconn = 1};
+	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'u': uri = optarg; break;
-		case 'o': op = optarg; break;
-		case 'p': pattern = optarg; break;
-		case 'b': if (parse_size(optarg, &bs, &e)) goto bad; break;
-		case 't': if (parse_size(optarg, &total, &e)) goto bad; break;
-		case 'c': if (parse_size(optarg, &chunk, &e)) goto bad; break;
-		case 'i': inflight = atoi(optarg); break;
-		case 'n': nconn = atoi(optarg); break;
-		case 'l': label = optarg; break;
-		case 'h': usage(stdout); return 0;
+		case 'u': a->uri = optarg; break;
+		case 'o': a->op = optarg; break;
+		case 'p': a->pattern = optarg; break;
+		case 'b': if (parse_size(optarg, &a->bs, e)) return 1; break;
+		case 't': if (parse_size(optarg, &a->total, e)) return 1; break;
+		case 'c': if (parse_size(optarg, &a->chunk, e)) return 1; break;
+		case 'i': a->inflight = atoi(optarg); break;
+		case 'n': a->nconn = atoi(optarg); break;
+		case 'l': a->label = optarg; break;
+		case 'h': usage(stdout); return 2;
 		default: usage(stderr); return 1;
 		}
 	}
-	int writing = !strcmp(op, "write"), random_access = !strcmp(pattern, "rand");
-	if (!uri || bs == 0 || inflight < 1 || (!writing && strcmp(op, "read")) ||
-	    (!random_access && strcmp(pattern, "seq"))) {
+	a->writing = !strcmp(a->op, "write");
+	a->random_access = !strcmp(a->pattern, "rand");
+	if (!a->uri || a->bs == 0 || a->inflight < 1 || (!a->writing && strcmp(a->op, "read")) ||
+	    (!a->random_access && strcmp(a->pattern, "seq"))) {
 		usage(stderr);
 		return 1;
 	}
+	return 0;
+}
+
+/* Run the benchmark. */
+int main(int argc, char **argv)
+{
+	struct bench_args a;
+	struct err e = {0};
+	int prc = parse_args(argc, argv, &a, &e);
+	if (prc == 2)
+		return 0;
+	if (prc) {
+		if (e.set)
+			fprintf(stderr, "memsync-remote-bench: %s\n", e.msg);
+		return 1;
+	}
+	const char *uri = a.uri, *op = a.op, *pattern = a.pattern, *label = a.label;
+	uint64_t bs = a.bs, total = a.total, chunk = a.chunk;
+	int inflight = a.inflight, nconn = a.nconn, writing = a.writing, random_access = a.random_access;
 	struct remote_opts ro = {.uri = uri, .nconn = nconn, .max_inflight = inflight, .chunk_size = chunk};
 	struct remote *r = remote_connect_opts(&ro, &e);
 	if (!r)
@@ -147,9 +177,22 @@ int main(int argc, char **argv)
 		goto bad;
 	}
 	uint64_t bytes = nops * bs;
-	printf("{\"label\":\"%s\",\"op\":\"%s\",\"pattern\":\"%s\",\"bs\":%" PRIu64 ",\"inflight\":%d,\"nconn\":%d,"
-	       "\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mbps\":%.1f,\"iops\":%.0f}\n",
-	       label, op, pattern, bs, inflight, nconn, bytes, secs, (double)bytes / secs / 1e6, (double)nops / secs);
+	struct record rec;
+	rec_begin(&rec);
+	rec_str(&rec, "label", label);
+	rec_str(&rec, "op", op);
+	rec_str(&rec, "pattern", pattern);
+	rec_u64(&rec, "bs", bs);
+	rec_i64(&rec, "inflight", inflight);
+	rec_i64(&rec, "nconn", nconn);
+	rec_u64(&rec, "bytes", bytes);
+	rec_f64(&rec, "seconds", round(secs * 1e6) / 1e6); /* the resolutions the bench scripts always had */
+	rec_f64(&rec, "mbps", round((double)bytes / secs / 1e5) / 10);
+	rec_f64(&rec, "iops", round((double)nops / secs));
+	if (rec_write(&rec, stdout)) {
+		err_errno(&e, errno, "cannot write to stdout");
+		goto bad;
+	}
 	remote_close(r);
 	free(s.free_list);
 	free(refs);

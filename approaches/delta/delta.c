@@ -50,8 +50,12 @@
 static const struct approach_opt delta_options[] = {
 	{"chunk", "4k", "chunk size, a power of two from 4k to 1M (4k: no amplification of scattered 4 KiB writes)"},
 	{"workers", "2", "hashing threads"},
-	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32"},
+	{"hash", "xxh3", "chunk hash: xxh3, xxh128, xxh64, crc32, adler32, sha256 (GnuTLS builds; for untrusted peers), "
+			"crc32c (the SSE4.2 instruction where the CPU has it, else a table)"},
 	{"mode", "chunks", "chunks (per-chunk hashes) or whole-file (one hash, resend everything on change)"},
+	{"chunking", "fixed", "fixed (chunk-sized chunks at fixed offsets) or cdc (content-defined, FastCDC: the "
+			      "destination finds chunks by hash anywhere in its copy; one destination, dirty=hash)"},
+	{"cdc_avg", "16k", "chunking=cdc: average chunk size, a power of two from 4k to 256k (min avg/4, max 4*avg)"},
 	{"poll_interval", "0", "time between background cycles while the workload runs (50ms, 1s; a bare number is ms); "
 			       "0 = only on sync()"},
 	{"dirty", "hash", "dirty detection: hash (hash every chunk) or pagemap (uffd async WP + PAGEMAP_SCAN)"},
@@ -75,12 +79,14 @@ enum delta_initial { INITIAL_SAME, INITIAL_EMPTY, INITIAL_STALE };
 static const char *const delta_initial_names[] = {"same", "empty", "stale", NULL};
 enum delta_tls_kind { TLS_OFF, TLS_PSK, TLS_X509 };
 static const char *const delta_tls_names[] = {"off", "psk", "x509", NULL};
+enum delta_chunking { CHUNKING_FIXED, CHUNKING_CDC };
+static const char *const delta_chunking_names[] = {"fixed", "cdc", NULL};
 
 /* Options shared by both sides. */
 struct delta_cfg {
-	uint64_t chunk, workers, poll_ns, dests, late_ns, fault_drop, mig_max_dirty, mig_max_rounds;
+	uint64_t chunk, workers, poll_ns, dests, late_ns, fault_drop, mig_max_dirty, mig_max_rounds, cdc_avg;
 	unsigned algo;
-	int mode, dirty, initial; /* enum delta_mode, delta_dirty, delta_initial */
+	int mode, dirty, initial, chunking; /* enum delta_mode, delta_dirty, delta_initial, delta_chunking */
 	struct delta_tls sec;
 };
 
@@ -99,11 +105,12 @@ static int delta_cfg_tls(const struct scenario *sc, struct delta_cfg *c, struct 
 		char seedstr[PATH_MAX + 64];
 		snprintf(seedstr, sizeof seedstr, "memsync-delta:%s:%llu", sc->workdir, (unsigned long long)sc->seed);
 		delta_hash_t k1, k2;
+		unsigned hl = delta_hash_len(DELTA_XXH128); /* 16 of the 32 bytes a delta_hash_t holds */
 		delta_hash(DELTA_XXH128, seedstr, strlen(seedstr), &k1);
-		delta_hash(DELTA_XXH128, &k1, sizeof k1, &k2);
-		memcpy(c->sec.key, k1.b, sizeof k1.b);
-		memcpy(c->sec.key + sizeof k1.b, k2.b, sizeof k2.b);
-		c->sec.len = sizeof k1.b + sizeof k2.b;
+		delta_hash(DELTA_XXH128, k1.b, hl, &k2);
+		memcpy(c->sec.key, k1.b, hl);
+		memcpy(c->sec.key + hl, k2.b, hl);
+		c->sec.len = 2 * hl;
 		return 0;
 	}
 	const char *dir = scenario_opt(sc, "tls_dir", "");
@@ -115,6 +122,24 @@ static int delta_cfg_tls(const struct scenario *sc, struct delta_cfg *c, struct 
 	if (delta_tls_check_dir(dir, e))
 		return -1;
 	snprintf(c->sec.x509_dir, sizeof c->sec.x509_dir, "%s", dir);
+	return 0;
+}
+
+/* chunking=cdc: check what it combines with; the sender's mode becomes
+ * content-defined chunks and its chunk the average. */
+static int delta_cfg_cdc(struct delta_cfg *c, struct err *e)
+{
+	if (c->cdc_avg < DELTA_CDC_MIN_AVG || c->cdc_avg > DELTA_CDC_MAX_AVG || (c->cdc_avg & (c->cdc_avg - 1)))
+		return err_set(e, "delta: cdc_avg must be a power of two from 4k to 256k, not %llu",
+			       (unsigned long long)c->cdc_avg);
+	if (c->mode != DELTA_MODE_CHUNKS)
+		return err_set(e, "delta: chunking=cdc needs mode=chunks");
+	if (c->dirty == DIRTY_PAGEMAP)
+		return err_set(e, "delta: chunking=cdc needs dirty=hash (every cycle chunks the whole region)");
+	if (c->dests)
+		return err_set(e, "delta: chunking=cdc needs dests=0 (the hub forwards fixed chunks)");
+	c->mode = DELTA_MODE_CDC_CHUNKS;
+	c->chunk = c->cdc_avg;
 	return 0;
 }
 
@@ -136,9 +161,13 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 	    scenario_opt_enum(sc, "hash", hashes, DELTA_XXH3 - 1, &hash, e) ||
 	    scenario_opt_enum(sc, "mode", delta_mode_names, DELTA_MODE_CHUNKS, &c->mode, e) ||
 	    scenario_opt_enum(sc, "dirty", delta_dirty_names, DIRTY_HASH, &c->dirty, e) ||
-	    scenario_opt_enum(sc, "initial", delta_initial_names, INITIAL_SAME, &c->initial, e))
+	    scenario_opt_enum(sc, "initial", delta_initial_names, INITIAL_SAME, &c->initial, e) ||
+	    scenario_opt_enum(sc, "chunking", delta_chunking_names, CHUNKING_FIXED, &c->chunking, e) ||
+	    scenario_opt_size(sc, "cdc_avg", 16 << 10, &c->cdc_avg, e))
 		return -1;
 	c->algo = (unsigned)hash + 1;
+	if (!delta_algo_available(c->algo))
+		return err_set(e, "delta: hash=%s needs a build with GnuTLS", delta_algo_name(c->algo));
 	if (c->chunk < DELTA_MIN_CHUNK || c->chunk > DELTA_MAX_CHUNK || (c->chunk & (c->chunk - 1)))
 		return err_set(e, "delta: chunk must be a power of two from 4k to 1M, not %llu", (unsigned long long)c->chunk);
 	if (c->workers < 1 || c->workers > DELTA_MAX_WORKERS)
@@ -147,6 +176,8 @@ static int delta_cfg_parse(const struct scenario *sc, struct delta_cfg *c, struc
 		return err_set(e, "delta: dests must be 0..%d", DELTA_MAX_DESTS);
 	if (c->dirty == DIRTY_PAGEMAP && c->mode != DELTA_MODE_CHUNKS)
 		return err_set(e, "delta: dirty=pagemap needs mode=chunks");
+	if (c->chunking == CHUNKING_CDC && delta_cfg_cdc(c, e))
+		return -1;
 	return delta_cfg_tls(sc, c, e);
 }
 

@@ -1,5 +1,6 @@
 /*
- * delta_net.c - TCP transport of the delta protocol.
+ * delta_net.c - TCP transport of the delta protocol; TLS through the
+ * suite's one GnuTLS wrapper (approaches/common/tls.h).
  */
 #include "delta_net.h"
 
@@ -14,10 +15,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifdef MEMSYNC_DELTA_TLS
-#include <gnutls/gnutls.h>
-#endif
 
 #define WBUF_CAP (256u << 10)
 #define IBUF_CAP (256u << 10)
@@ -124,22 +121,10 @@ int delta_connect(struct delta_conn *c, const char *addr, int port, int timeout_
 /* Close and free. */
 void delta_conn_close(struct delta_conn *c)
 {
-#ifdef MEMSYNC_DELTA_TLS
-	if (c->tls) {
-		gnutls_bye(c->tls, GNUTLS_SHUT_WR);
-		gnutls_deinit(c->tls);
-		c->tls = NULL;
-	}
-	if (c->tls_cred) {
-		if (c->tls_x509)
-			gnutls_certificate_free_credentials(c->tls_cred);
-		else if (c->tls_server)
-			gnutls_psk_free_server_credentials(c->tls_cred);
-		else
-			gnutls_psk_free_client_credentials(c->tls_cred);
-		c->tls_cred = NULL;
-	}
-#endif
+	tls_session_free(c->tls);
+	tls_config_free(c->tls_cfg);
+	c->tls = NULL;
+	c->tls_cfg = NULL;
 	if (c->fd >= 0 && (c->wbuf || c->rbuf))
 		close(c->fd);
 	c->fd = -1;
@@ -156,16 +141,13 @@ static int write_all(struct delta_conn *c, const void *p, size_t len, struct err
 	const uint8_t *b = p;
 	while (len) {
 		ssize_t n;
-#ifdef MEMSYNC_DELTA_TLS
 		if (c->tls) {
-			n = gnutls_record_send(c->tls, b, len);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				continue;
+			n = tls_send(c->tls, b, len);
 			if (n < 0)
-				return err_set(e, "TLS send failed: %s", gnutls_strerror((int)n));
-		} else
-#endif
+				return tls_session_err(c->tls, 1, e);
+		} else {
 			n = send(c->fd, b, len, MSG_NOSIGNAL);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -219,10 +201,7 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 		int direct = len - got >= IBUF_CAP / 2;
 		uint8_t *dst = direct ? b + got : c->ibuf;
 		size_t cap = direct ? len - got : IBUF_CAP;
-		int pending = 0;
-#ifdef MEMSYNC_DELTA_TLS
-		pending = c->tls && gnutls_record_check_pending(c->tls) > 0;
-#endif
+		int pending = c->tls && tls_pending(c->tls) > 0;
 		if (timeout_ms >= 0 && !pending) {
 			struct pollfd pf = {c->fd, POLLIN, 0};
 			int n = poll(&pf, 1, timeout_ms);
@@ -232,19 +211,13 @@ static int read_all(struct delta_conn *c, void *p, size_t len, int timeout_ms, i
 				return err_set(e, "no data from the peer within %d ms", timeout_ms);
 		}
 		ssize_t n;
-#ifdef MEMSYNC_DELTA_TLS
 		if (c->tls) {
-			n = gnutls_record_recv(c->tls, dst, cap);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				continue;
-			if (n == GNUTLS_E_FATAL_ALERT_RECEIVED)
-				return err_set(e, "TLS: the peer sent the alert '%s' (a refused certificate?)",
-					       gnutls_alert_get_name(gnutls_alert_get(c->tls)));
+			n = tls_recv(c->tls, dst, cap);
 			if (n < 0)
-				return err_set(e, "TLS receive failed: %s", gnutls_strerror((int)n));
-		} else
-#endif
+				return tls_session_err(c->tls, 0, e);
+		} else {
 			n = recv(c->fd, dst, cap, 0);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -293,11 +266,7 @@ int delta_tls_on(const struct delta_tls *t)
 /* 1 when built with GnuTLS. */
 int delta_tls_available(void)
 {
-#ifdef MEMSYNC_DELTA_TLS
-	return 1;
-#else
-	return 0;
-#endif
+	return tls_available();
 }
 
 static const char *const x509_files[] = {"ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem",
@@ -317,104 +286,26 @@ int delta_tls_check_dir(const char *dir, struct err *e)
 	return 0;
 }
 
-#ifdef MEMSYNC_DELTA_TLS
-/* Server side: the one user's key. */
-static int psk_lookup(gnutls_session_t s, const char *user, gnutls_datum_t *key)
-{
-	const struct delta_tls *k = gnutls_session_get_ptr(s);
-	if (strcmp(user, "memsync"))
-		return -1;
-	key->data = gnutls_malloc(k->len);
-	if (!key->data)
-		return -1;
-	memcpy(key->data, k->key, k->len);
-	key->size = k->len;
-	return 0;
-}
-
-/* X.509 credentials of one side: the CA to check the peer, our own pair. */
-static int x509_credentials(gnutls_session_t s, struct delta_conn *c, const char *dir, int server, struct err *e)
-{
-	gnutls_certificate_credentials_t cred;
-	int rc = gnutls_certificate_allocate_credentials(&cred);
-	if (rc)
-		return err_set(e, "gnutls: %s", gnutls_strerror(rc));
-	c->tls_cred = cred;
-	c->tls_x509 = 1;
-	char ca[600], cert[600], key[600];
-	snprintf(ca, sizeof ca, "%s/ca-cert.pem", dir);
-	snprintf(cert, sizeof cert, "%s/%s-cert.pem", dir, server ? "server" : "client");
-	snprintf(key, sizeof key, "%s/%s-key.pem", dir, server ? "server" : "client");
-	rc = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
-	if (rc <= 0)
-		return err_set(e, "TLS: no CA certificate loaded from %s: %s", ca, rc ? gnutls_strerror(rc) : "empty");
-	rc = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
-	if (rc)
-		return err_set(e, "TLS: cannot load %s with %s: %s", cert, key, gnutls_strerror(rc));
-	gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
-	/* Mutual: the server requires the client's certificate; both verify the
-	 * peer's chain against the CA during the handshake. */
-	if (server)
-		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-	gnutls_session_set_verify_cert(s, NULL, 0);
-	return 0;
-}
-#endif
-
-/* TLS 1.3 with a pre-shared key (ECDHE-PSK) or mutual X.509, either side. */
+/* TLS 1.3 with a pre-shared key (user "memsync") or mutual X.509, either
+ * side, through the suite's one TLS wrapper (approaches/common/tls.h). */
 int delta_tls_start(struct delta_conn *c, const struct delta_tls *k, int server, struct err *e)
 {
-#ifdef MEMSYNC_DELTA_TLS
-	gnutls_session_t s;
-	int rc = gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
-	if (rc)
-		return err_set(e, "gnutls_init: %s", gnutls_strerror(rc));
-	c->tls = s;
-	c->tls_server = server;
-	const char *prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+ECDHE-PSK:+PSK";
+	if (!tls_available())
+		return err_set(e, "delta: built without GnuTLS, tls=psk|x509 unavailable");
+	struct tls_opts o = {.client = !server, .tls13_only = 1};
 	if (k->x509_dir[0]) {
-		if (x509_credentials(s, c, k->x509_dir, server, e))
-			return -1;
-		prio = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
-	} else if (server) {
-		gnutls_psk_server_credentials_t cred;
-		gnutls_psk_allocate_server_credentials(&cred);
-		gnutls_psk_set_server_credentials_function(cred, psk_lookup);
-		gnutls_session_set_ptr(s, (void *)k);
-		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
-		c->tls_cred = cred;
+		o.x509_dir = k->x509_dir;
+		o.x509_mutual = 1;
 	} else {
-		gnutls_datum_t key = {(unsigned char *)k->key, k->len};
-		gnutls_psk_client_credentials_t cred;
-		gnutls_psk_allocate_client_credentials(&cred);
-		gnutls_psk_set_client_credentials(cred, "memsync", &key, GNUTLS_PSK_KEY_RAW);
-		gnutls_credentials_set(s, GNUTLS_CRD_PSK, cred);
-		c->tls_cred = cred;
+		o.psk_user = "memsync";
+		o.psk_key = k->key;
+		o.psk_len = k->len;
 	}
-	rc = gnutls_priority_set_direct(s, prio, NULL);
-	if (rc)
-		return err_set(e, "TLS priorities: %s", gnutls_strerror(rc));
-	gnutls_transport_set_int(s, c->fd);
-	gnutls_handshake_set_timeout(s, 10000);
-	do
-		rc = gnutls_handshake(s);
-	while (rc < 0 && !gnutls_error_is_fatal(rc));
-	if (rc < 0) {
-		gnutls_alert_send_appropriate(s, rc); /* tell the peer why */
-		unsigned status = rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR ? gnutls_session_get_verify_cert_status(s) : 0;
-		gnutls_datum_t why = {0};
-		if (status && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) == 0) {
-			err_set(e, "TLS handshake failed: the peer's certificate: %s", why.data);
-			gnutls_free(why.data);
-			return -1;
-		}
-		return err_set(e, "TLS handshake failed: %s", gnutls_strerror(rc));
-	}
-	return 0;
-#else
-	(void)c, (void)k, (void)server;
-	return err_set(e, "delta: built without GnuTLS, tls=psk|x509 unavailable");
-#endif
+	c->tls_cfg = tls_config_new(&o, e);
+	if (!c->tls_cfg)
+		return -1;
+	c->tls = tls_start(c->tls_cfg, c->fd, e);
+	return c->tls ? 0 : -1;
 }
 
 /* Send an ERROR frame (best effort). */

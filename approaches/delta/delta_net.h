@@ -10,13 +10,12 @@
 
 #include "delta_proto.h"
 #include "err.h"
+#include "tls.h"
 
 struct delta_conn {
 	int fd;
-	void *tls;              /* gnutls_session_t when TLS is on */
-	void *tls_cred;
-	int tls_server;
-	int tls_x509;           /* tls_cred is X.509 (else PSK) credentials */
+	struct tls_session *tls; /* when TLS is on (approaches/common/tls.h) */
+	struct tls_config *tls_cfg;
 	uint8_t *wbuf, *rbuf;   /* write buffer, payload buffer of the last frame */
 	size_t wlen;
 	uint8_t *ibuf;          /* read-ahead: small frames cost one recv per buffer, not two each */

@@ -20,7 +20,8 @@ unsigned delta_hash_len(unsigned algo)
 	switch (algo) {
 	case DELTA_XXH3: case DELTA_XXH64: return 8;
 	case DELTA_XXH128: return 16;
-	case DELTA_CRC32: case DELTA_ADLER32: return 4;
+	case DELTA_CRC32: case DELTA_ADLER32: case DELTA_CRC32C: return 4;
+	case DELTA_SHA256: return 32;
 	default: return 0;
 	}
 }
@@ -52,6 +53,8 @@ int delta_hdr_decode(const uint8_t hdr[DELTA_HDR_LEN], struct delta_msg *m, cons
 	case DELTA_HASHES: max = 16 + DELTA_MAX_CHUNK; break;
 	case DELTA_CHUNK: max = DELTA_MAX_PAYLOAD; break;
 	case DELTA_ERROR: max = 8 + DELTA_MAX_ERRMSG; break;
+	case DELTA_RECIPE: max = 16 + DELTA_MAX_CHUNK; break;
+	case DELTA_WANT: max = 8 + DELTA_MAX_CHUNK; break;
 	default: return *why = "unknown frame type", -1;
 	}
 	if (max ? m->len > max : m->len != want)
@@ -74,8 +77,10 @@ static int decode_hello(const uint8_t *p, struct delta_msg *m, const char **why)
 		return *why = "bad chunk size", -1;
 	if (!delta_hash_len(m->u.hello.algo))
 		return *why = "unknown hash algorithm", -1;
-	if (m->u.hello.mode > 1)
+	if (m->u.hello.mode > DELTA_MODE_CDC)
 		return *why = "unknown mode", -1;
+	if (m->u.hello.mode == DELTA_MODE_CDC && m->u.hello.chunk > DELTA_CDC_MAX_AVG)
+		return *why = "bad CDC average chunk size", -1;
 	if (m->u.hello.fmode & ~DELTA_FILE_MODE_MASK)
 		return *why = "bad file mode", -1;
 	return 0;
@@ -118,6 +123,61 @@ static int decode_chunk(const uint8_t *p, struct delta_msg *m, const char **why)
 	return 0;
 }
 
+/* RECIPE: a run of the source's chunks (length, hash). */
+static int decode_recipe(const uint8_t *p, struct delta_msg *m, const char **why)
+{
+	if (m->len < 16)
+		return *why = "short RECIPE frame", -1;
+	m->u.recipe.first = get64(p);
+	m->u.recipe.count = get32(p + 8);
+	m->u.recipe.hash_len = p[12];
+	if (p[13] | p[14] | p[15])
+		return *why = "nonzero reserved bytes", -1;
+	unsigned hl = m->u.recipe.hash_len;
+	if (!hl || hl > DELTA_MAX_HASH)
+		return *why = "bad hash length", -1;
+	if ((uint64_t)m->u.recipe.count * (4 + hl) != m->len - 16)
+		return *why = "RECIPE count does not match the payload length", -1;
+	if (m->u.recipe.first > DELTA_MAX_SIZE / DELTA_CDC_MIN_CHUNK)
+		return *why = "RECIPE first chunk out of range", -1;
+	m->u.recipe.entries = p + 16;
+	for (uint32_t i = 0; i < m->u.recipe.count; i++) {
+		uint32_t len = get32(m->u.recipe.entries + (size_t)i * (4 + hl));
+		if (!len || len > DELTA_MAX_CHUNK)
+			return *why = "RECIPE chunk length out of range", -1;
+	}
+	return 0;
+}
+
+/* WANT: indexes of the chunks the destination lacks. */
+static int decode_want(const uint8_t *p, struct delta_msg *m, const char **why)
+{
+	if (m->len < 8)
+		return *why = "short WANT frame", -1;
+	m->u.want.count = get32(p);
+	m->u.want.last = get32(p + 4);
+	if (m->u.want.last > 1)
+		return *why = "bad WANT last flag", -1;
+	if ((uint64_t)m->u.want.count * 4 != m->len - 8)
+		return *why = "WANT count does not match the payload length", -1;
+	m->u.want.index = p + 8;
+	return 0;
+}
+
+/* Entry i of a decoded RECIPE. */
+uint32_t delta_recipe_entry(const struct delta_msg *m, uint32_t i, const uint8_t **hash)
+{
+	const uint8_t *e = m->u.recipe.entries + (size_t)i * (4u + m->u.recipe.hash_len);
+	*hash = e + 4;
+	return get32(e);
+}
+
+/* Index i of a decoded WANT. */
+uint32_t delta_want_index(const struct delta_msg *m, uint32_t i)
+{
+	return get32(m->u.want.index + (size_t)i * 4);
+}
+
 /* Decode the payload of a frame whose header is in m. */
 int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why)
 {
@@ -128,6 +188,10 @@ int delta_payload_decode(const uint8_t *p, struct delta_msg *m, const char **why
 		return decode_hashes(p, m, why);
 	case DELTA_CHUNK:
 		return decode_chunk(p, m, why);
+	case DELTA_RECIPE:
+		return decode_recipe(p, m, why);
+	case DELTA_WANT:
+		return decode_want(p, m, why);
 	case DELTA_HELLO_REPLY:
 		m->u.reply.size = get64(p);
 		m->u.reply.chunk = get32(p + 8);
@@ -288,4 +352,38 @@ size_t delta_enc_error(uint8_t *out, uint32_t code, uint16_t len)
 size_t delta_enc_bye(uint8_t *out)
 {
 	return hdr(out, DELTA_BYE, 0);
+}
+
+/* RECIPE header and fixed part. */
+size_t delta_enc_recipe(uint8_t *out, uint64_t first, uint32_t count, uint8_t hash_len)
+{
+	uint8_t *p = out + hdr(out, DELTA_RECIPE, 16 + count * (4u + hash_len));
+	memset(p, 0, 16);
+	put64(p, first);
+	put32(p + 8, count);
+	p[12] = hash_len;
+	return DELTA_HDR_LEN + 16;
+}
+
+/* One RECIPE entry: length, then the hash. */
+size_t delta_enc_recipe_entry(uint8_t *out, uint32_t len, const uint8_t *hash, uint8_t hash_len)
+{
+	put32(out, len);
+	memcpy(out + 4, hash, hash_len);
+	return 4u + hash_len;
+}
+
+/* WANT header and fixed part. */
+size_t delta_enc_want(uint8_t *out, uint32_t count, uint32_t last)
+{
+	uint8_t *p = out + hdr(out, DELTA_WANT, 8 + count * 4u);
+	put32(p, count);
+	put32(p + 4, last);
+	return DELTA_HDR_LEN + 8;
+}
+
+/* A little-endian u32. */
+void delta_enc_u32(uint8_t *out, uint32_t v)
+{
+	put32(out, v);
 }

@@ -12,6 +12,13 @@
  * covering its current content (hashed with the source's algorithm and
  * chunk size); then cycles: source -> BEGIN, CHUNK..., END; destination ->
  * ACK (or ERROR). BYE ends a session cleanly.
+ *
+ * Content-defined chunking (HELLO mode 2, chunk = the average size): no
+ * HASHES after HELLO_REPLY; a cycle is BEGIN, RECIPE frames listing the
+ * source's chunks in order (length and hash; their lengths add up to
+ * BEGIN's size); the destination answers WANT frames with the indexes of
+ * the chunks it cannot find in its copy (the last one flagged); the source
+ * sends those as CHUNK frames (offset in the new file), then END.
  */
 #ifndef MEMSYNC_DELTA_PROTO_H
 #define MEMSYNC_DELTA_PROTO_H
@@ -25,9 +32,13 @@
 #define DELTA_MIN_CHUNK 4096u
 #define DELTA_MAX_CHUNK (1u << 20)
 #define DELTA_MAX_PAYLOAD (DELTA_MAX_CHUNK + 16u) /* a CHUNK frame of the largest chunk */
-#define DELTA_MAX_HASH 16u
+#define DELTA_MAX_HASH 32u   /* SHA-256 */
 #define DELTA_MAX_SIZE (1ull << 40)   /* 1 TiB region cap */
 #define DELTA_MAX_ERRMSG 256u
+#define DELTA_MODE_CDC 2              /* HELLO mode: content-defined chunks */
+#define DELTA_CDC_MIN_AVG 4096u       /* CDC average chunk: a power of two in this range */
+#define DELTA_CDC_MAX_AVG (256u << 10) /* (its max chunk, 4 x avg, fits a CHUNK frame) */
+#define DELTA_CDC_MIN_CHUNK 1024u     /* smallest CDC chunk but a region's last (avg / 4) */
 
 enum delta_type {
 	DELTA_HELLO = 1,       /* u64 size, u32 chunk, u8 algo, u8 mode, u16 file mode, u64 session */
@@ -39,7 +50,9 @@ enum delta_type {
 	DELTA_ACK = 7,         /* u64 cycle, u32 status, u32 0 */
 	DELTA_ERROR = 8,       /* u32 code, u16 len, u16 0, len bytes of text */
 	DELTA_BYE = 9,         /* empty */
-	DELTA_TYPE_MAX = 9,
+	DELTA_RECIPE = 10,     /* u64 first, u32 count, u8 hash_len, u8[3] 0, count * (u32 len, hash_len bytes) */
+	DELTA_WANT = 11,       /* u32 count, u32 last (0 or 1), count * u32 chunk index */
+	DELTA_TYPE_MAX = 11,
 };
 
 /* ERROR frame codes: why the receiver ended the session. */
@@ -56,7 +69,12 @@ enum delta_error_code {
 /* Permission bits a HELLO may carry for the destination's copy (0: none). */
 #define DELTA_FILE_MODE_MASK 0777u
 
-enum delta_hash_algo { DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32, DELTA_ALGO_MAX = DELTA_ADLER32 };
+enum delta_hash_algo {
+	DELTA_XXH3 = 1, DELTA_XXH128, DELTA_XXH64, DELTA_CRC32, DELTA_ADLER32,
+	DELTA_SHA256,   /* for untrusted peers (GnuTLS builds) */
+	DELTA_CRC32C,   /* Castagnoli; SSE4.2 instruction where the CPU has it */
+	DELTA_ALGO_MAX = DELTA_CRC32C
+};
 
 /* A decoded frame; pointers refer into the parsed buffer. */
 struct delta_msg {
@@ -71,6 +89,8 @@ struct delta_msg {
 		struct { uint64_t cycle, nchunks, bytes; } end;
 		struct { uint64_t cycle; uint32_t status; } ack;
 		struct { uint32_t code; uint16_t len; const char *text; } error;
+		struct { uint64_t first; uint32_t count; uint8_t hash_len; const uint8_t *entries; } recipe;
+		struct { uint32_t count, last; const uint8_t *index; } want;
 	} u;
 };
 
@@ -101,5 +121,19 @@ size_t delta_enc_end(uint8_t *out, uint64_t cycle, uint64_t nchunks, uint64_t by
 size_t delta_enc_ack(uint8_t *out, uint64_t cycle, uint32_t status);
 size_t delta_enc_error(uint8_t *out, uint32_t code, uint16_t len);
 size_t delta_enc_bye(uint8_t *out);
+/* RECIPE header and fixed part; count entries (delta_enc_recipe_entry) follow. */
+size_t delta_enc_recipe(uint8_t *out, uint64_t first, uint32_t count, uint8_t hash_len);
+/* One RECIPE entry (4 + hash_len bytes) at out; its length. */
+size_t delta_enc_recipe_entry(uint8_t *out, uint32_t len, const uint8_t *hash, uint8_t hash_len);
+/* WANT header and fixed part; count u32 indexes (delta_enc_u32) follow. */
+size_t delta_enc_want(uint8_t *out, uint32_t count, uint32_t last);
+/* A little-endian u32 at out (WANT indexes). */
+void delta_enc_u32(uint8_t *out, uint32_t v);
+
+/* Entry i of a decoded RECIPE: its length (>= 1, <= DELTA_MAX_CHUNK, checked
+ * by the decoder) and hash. */
+uint32_t delta_recipe_entry(const struct delta_msg *m, uint32_t i, const uint8_t **hash);
+/* Index i of a decoded WANT. */
+uint32_t delta_want_index(const struct delta_msg *m, uint32_t i);
 
 #endif

@@ -32,8 +32,16 @@ int delta_sender_init(struct delta_sender *s, const char *addr, int port, uint32
 	s->algo = algo;
 	s->mode = mode;
 	s->workers = workers;
-	(void)e;
+	if (mode == DELTA_MODE_CDC_CHUNKS)
+		return delta_cdc_init(&s->cdc, chunk, e);
 	return 0;
+}
+
+/* The name of a mode. */
+const char *delta_mode_name(unsigned mode)
+{
+	static const char *const names[] = {"chunks", "whole-file", "cdc"};
+	return mode <= DELTA_MODE_CDC_CHUNKS ? names[mode] : "?";
 }
 
 /* Make room for n hashes. */
@@ -100,9 +108,12 @@ int delta_sender_connect(struct delta_sender *s, uint64_t size, int timeout_ms, 
 	}
 	uint64_t n = m.u.reply.nchunks, whole = s->mode == DELTA_MODE_WHOLE_FILE;
 	s->remote_size = m.u.reply.size;
-	if (sender_reserve(s, (n ? n : 1), e) || sender_recv_hashes(s, whole ? 1 : n, e))
+	if (s->mode == DELTA_MODE_CDC_CHUNKS) /* no HASHES: each cycle's RECIPE does the matching */
+		n = 0;
+	else if (sender_reserve(s, (n ? n : 1), e) || sender_recv_hashes(s, whole ? 1 : n, e))
 		goto fail;
 	s->remote_n = whole ? (n ? 1 : 0) : n;
+	s->cdc_acked_valid = 0;
 	s->hash_wire = s->c.bytes_in + s->c.bytes_out;
 	s->connected = 1;
 	return 0;
@@ -301,9 +312,19 @@ int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const
 	struct cycle cy = {.v = v, .size = v->size, .n = (v->size + s->chunk - 1) / s->chunk};
 	if (!s->connected)
 		return err_set(e, "not connected");
+	uint64_t wire0 = s->c.bytes_out + s->c.bytes_in, t0 = now_ns();
+	if (s->mode == DELTA_MODE_CDC_CHUNKS) {
+		int rc = delta_cdc_send_cycle(s, v, e);
+		if (rc) {
+			delta_conn_close(&s->c);
+			s->connected = 0;
+		} else {
+			s->last_wire = s->c.bytes_out + s->c.bytes_in - wire0;
+		}
+		return rc;
+	}
 	if (sender_reserve(s, cy.n ? cy.n : 1, e))
 		return -1;
-	uint64_t wire0 = s->c.bytes_out + s->c.bytes_in, t0 = now_ns();
 	cy.mask = calloc(cy.n ? cy.n : 1, 1);
 	cy.tmp = v->base ? NULL : malloc(s->chunk);
 	int rc = !cy.mask || (!v->base && !cy.tmp) ? err_set(e, "out of memory") : cycle_pick(s, &cy, dirty, e);
@@ -355,6 +376,8 @@ void delta_sender_free(struct delta_sender *s)
 	free(s->local);
 	free(s->last_mask);
 	s->last_mask = NULL;
+	delta_cdc_list_free(&s->cdc_cur);
+	delta_cdc_list_free(&s->cdc_acked);
 	s->remote = s->local = NULL;
 	s->cap = 0;
 }

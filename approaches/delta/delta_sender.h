@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "delta_cdc.h"
 #include "delta_hash.h"
 #include "delta_net.h"
 #include "err.h"
@@ -20,6 +21,7 @@
 enum delta_mode {
 	DELTA_MODE_CHUNKS = 0,     /* per-chunk hashes, changed chunks sent */
 	DELTA_MODE_WHOLE_FILE = 1, /* one hash; any change resends the region */
+	DELTA_MODE_CDC_CHUNKS = DELTA_MODE_CDC, /* content-defined chunks (chunk = their average) */
 };
 
 /* Where a sender reads the source from: a flat mapping (base != NULL), or
@@ -51,6 +53,12 @@ struct delta_sender {
 	struct delta_tls sec;     /* TLS when delta_tls_on(&sec) */
 	uint8_t *last_mask;       /* chunks sent in the last successful cycle */
 	uint64_t last_n;
+	/* content-defined chunks: the parameters, this cycle's chunks, the
+	 * chunks the destination acknowledged last, the RECIPE + WANT bytes */
+	struct delta_cdc cdc;
+	struct delta_cdc_list cdc_cur, cdc_acked;
+	int cdc_acked_valid;
+	uint64_t last_meta;
 };
 
 /* Initialise (no connection yet). */
@@ -61,6 +69,11 @@ int delta_sender_connect(struct delta_sender *s, uint64_t size, int timeout_ms, 
 /* One cycle. dirty == NULL: hash the whole view and send what differs;
  * else dirty[i] != 0 marks chunk i (pagemap tracking; hashes only those). */
 int delta_sender_cycle(struct delta_sender *s, const struct delta_view *v, const uint8_t *dirty, struct err *e);
+/* The name of a mode (chunks, whole-file, cdc). */
+const char *delta_mode_name(unsigned mode);
+/* One content-defined-chunking cycle (delta_cdc_send.c; called by
+ * delta_sender_cycle for DELTA_MODE_CDC_CHUNKS, needs a mapped view). */
+int delta_cdc_send_cycle(struct delta_sender *s, const struct delta_view *v, struct err *e);
 /* Close the connection (BYE when clean). */
 void delta_sender_disconnect(struct delta_sender *s, int clean);
 /* Free everything. */

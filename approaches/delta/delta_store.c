@@ -133,6 +133,8 @@ void delta_store_close(struct delta_store *s)
 	free(s->hc);
 	s->hc = NULL;
 	s->hc_valid = 0;
+	delta_cdc_list_free(&s->cdc);
+	s->cdc_valid = 0;
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 }
@@ -221,6 +223,7 @@ static int store_resize(struct delta_store *s, uint64_t size, struct err *e)
 		return err_errno(e, errno, "cannot resize %s to %llu", s->path, (unsigned long long)size);
 	s->size = size;
 	s->hc_valid = 0;
+	s->cdc_valid = 0;
 	return 0;
 }
 
@@ -231,9 +234,16 @@ struct recv_cycle {
 	int dropped; /* the fault_drop test hook fired */
 };
 
-/* Start of a session: HELLO -> HELLO_REPLY and the hashes of the copy; a
- * copy this store created takes the source file's permission bits. */
-static int recv_hello(struct delta_store *s, struct delta_conn *c, struct err *e)
+/* What a session's HELLO asked for. */
+struct recv_session {
+	uint32_t chunk; /* chunk size, or the CDC average */
+	unsigned algo, mode;
+};
+
+/* Start of a session: HELLO -> HELLO_REPLY and the hashes of the copy (none
+ * for content-defined chunks: a cycle's RECIPE does the matching); a copy
+ * this store created takes the source file's permission bits. */
+static int recv_hello(struct delta_store *s, struct delta_conn *c, struct recv_session *ss, struct err *e)
 {
 	struct delta_msg m;
 	uint8_t out[64];
@@ -245,6 +255,15 @@ static int recv_hello(struct delta_store *s, struct delta_conn *c, struct err *e
 	}
 	uint32_t chunk = m.u.hello.chunk;
 	unsigned algo = m.u.hello.algo, mode = m.u.hello.mode;
+	*ss = (struct recv_session){chunk, algo, mode};
+	if (!delta_algo_available(algo)) {
+		delta_send_error(c, DELTA_ERR_PROTOCOL, "hash algorithm not in this build");
+		return err_set(e, "the source asks for hash %s, which this build lacks", delta_algo_name(algo));
+	}
+	if (mode == DELTA_MODE_CDC && s->hooks.written) {
+		delta_send_error(c, DELTA_ERR_PROTOCOL, "content-defined chunks are not supported by the hub");
+		return err_set(e, "a source asked the hub for content-defined chunks");
+	}
 	if (s->created && m.u.hello.fmode && fchmod(s->fd, m.u.hello.fmode))
 		return err_errno(e, errno, "cannot set the mode of %s", s->path);
 	pthread_mutex_lock(&s->mu);
@@ -253,19 +272,22 @@ static int recv_hello(struct delta_store *s, struct delta_conn *c, struct err *e
 	/* The reply states the size in chunks; in whole-file mode HASHES carries one hash. */
 	uint64_t n = (size + chunk - 1) / chunk;
 	size_t k = delta_enc_reply(out, size, chunk, (uint8_t)algo, 0, n);
-	if (delta_put(c, out, k, e) || store_send_hashes(s, c, chunk, algo, mode, e))
+	if (delta_put(c, out, k, e))
 		return -1;
-	return 0;
+	if (mode == DELTA_MODE_CDC)
+		return delta_flush(c, e);
+	return store_send_hashes(s, c, chunk, algo, mode, e);
 }
 
-/* BEGIN: resize to the source's size and mark the copy mid-cycle. */
+/* BEGIN: resize to the source's size (fixed chunks; a CDC cycle sizes the
+ * copy when it knows where the chunks go) and mark the copy mid-cycle. */
 static int recv_begin(struct delta_store *s, struct delta_conn *c, const struct delta_msg *m, struct recv_cycle *cy,
-		      struct err *e)
+		      int resize, struct err *e)
 {
 	if (cy->open)
 		return delta_send_error(c, DELTA_ERR_SEQUENCE, "BEGIN inside a cycle"), err_set(e, "BEGIN inside a cycle");
 	pthread_mutex_lock(&s->mu);
-	int rc = store_resize(s, m->u.begin.size, e);
+	int rc = resize ? store_resize(s, m->u.begin.size, e) : 0;
 	if (!s->mid_cycle)
 		store_marker(s, 1);
 	s->mid_cycle = 1;
@@ -287,6 +309,7 @@ static ssize_t store_write_chunk(struct delta_store *s, const struct delta_msg *
 	uint64_t off = m->u.chunk.off, len = m->u.chunk.len;
 	*beyond = off + len > s->size;
 	ssize_t w = *beyond ? 0 : pwrite(s->fd, m->u.chunk.data, len, (off_t)off);
+	s->cdc_valid = 0;
 	if (s->hc_valid) {
 		uint64_t i = off / s->hc_chunk;
 		uint64_t want = s->size - off < s->hc_chunk ? s->size - off : s->hc_chunk;
@@ -360,10 +383,23 @@ static int recv_end(struct delta_store *s, struct delta_conn *c, const struct de
 	return delta_put(c, out, k, e) || delta_flush(c, e) ? -1 : 0;
 }
 
+/* A content-defined-chunking cycle: BEGIN, the RECIPE/WANT exchange and
+ * the chunks (delta_cdc_recv.c), then END as in a fixed-chunk cycle. */
+static int recv_cdc_cycle(struct delta_store *s, struct delta_conn *c, const struct delta_msg *begin,
+			  const struct recv_session *ss, struct recv_cycle *cy, struct err *e)
+{
+	struct delta_msg end;
+	if (recv_begin(s, c, begin, cy, 0, e) ||
+	    delta_cdc_recv_cycle(s, c, begin->u.begin.size, ss->chunk, ss->algo, &end, &cy->chunks, &cy->bytes, e))
+		return -1;
+	return recv_end(s, c, &end, cy, e);
+}
+
 /* Serve one source session. */
 int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *e)
 {
-	if (recv_hello(s, c, e))
+	struct recv_session ss = {0};
+	if (recv_hello(s, c, &ss, e))
 		return -1;
 	struct recv_cycle cy = {0};
 	for (;;) {
@@ -378,7 +414,10 @@ int delta_recv_session(struct delta_store *s, struct delta_conn *c, struct err *
 		int rc;
 		switch (m.type) {
 		case DELTA_BEGIN:
-			rc = recv_begin(s, c, &m, &cy, e);
+			if (ss.mode == DELTA_MODE_CDC)
+				rc = recv_cdc_cycle(s, c, &m, &ss, &cy, e);
+			else
+				rc = recv_begin(s, c, &m, &cy, 1, e);
 			break;
 		case DELTA_CHUNK:
 			rc = recv_chunk(s, c, &m, &cy, e);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "delta_cdc.h"
 #include "delta_hash.h"
 #include "delta_net.h"
 #include "err.h"
@@ -46,6 +47,13 @@ struct delta_store {
 	uint32_t hc_chunk;
 	unsigned hc_algo;
 	int hc_valid;
+	/* CDC sessions: the copy's chunk list (average cdc_avg, hash cdc_algo),
+	 * kept as the last cycle's recipe so the next cycle needs no rechunking. */
+	struct delta_cdc_list cdc;
+	uint32_t cdc_avg;
+	unsigned cdc_algo;
+	int cdc_valid;
+	uint64_t cdc_reused, cdc_rebuilds; /* bytes taken from the old copy; cycles that rebuilt the file */
 	/* receiver thread */
 	int lfd, port;
 	volatile int stop;
@@ -70,6 +78,14 @@ void delta_linger_error(struct delta_conn *c, const char *msg);
 int delta_store_listen(struct delta_store *s, const char *addr, int *port, struct err *e);
 /* Stop the receiver thread. */
 void delta_store_stop(struct delta_store *s);
+
+/* The receiving half of a content-defined-chunking cycle, after BEGIN
+ * (size: the new size): read the RECIPE, answer WANT, receive the CHUNKs up
+ * to END (left in *end), check END's counts, and make the copy the new file
+ * (in place when no reused chunk moved, else a rebuilt file renamed over
+ * it). *nchunks and *bytes: the chunks received (delta_cdc_recv.c). */
+int delta_cdc_recv_cycle(struct delta_store *s, struct delta_conn *c, uint64_t size, uint32_t avg, unsigned algo,
+			 struct delta_msg *end, uint64_t *nchunks, uint64_t *bytes, struct err *e);
 
 /* An absolute deadline ms from now, for pthread_cond_timedwait (CLOCK_REALTIME). */
 void delta_deadline(struct timespec *dl, unsigned ms);

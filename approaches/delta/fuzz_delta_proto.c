@@ -1,6 +1,7 @@
 /*
  * fuzz_delta_proto.c - libFuzzer target for the delta frame parser: parse
- * frames from arbitrary bytes, and re-encode what parsed to check the
+ * frames from arbitrary bytes (the CDC frames RECIPE and WANT included: every
+ * entry lies inside the frame), and re-encode what parsed to check the
  * round trip.
  */
 #include <stdint.h>
@@ -25,6 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		if (m.type == DELTA_HASHES &&
 		    m.u.hashes.hashes + (size_t)m.u.hashes.count * m.u.hashes.hash_len > data + used)
+			__builtin_trap();
+		if (m.type == DELTA_RECIPE) {
+			const uint8_t *h;
+			for (uint32_t i = 0; i < m.u.recipe.count; i++) {
+				uint32_t len = delta_recipe_entry(&m, i, &h);
+				if (!len || len > DELTA_MAX_CHUNK || h + m.u.recipe.hash_len > data + used)
+					__builtin_trap();
+			}
+		}
+		if (m.type == DELTA_WANT && m.u.want.count &&
+		    m.u.want.index + (size_t)m.u.want.count * 4 > data + used)
 			__builtin_trap();
 		uint8_t out[64];
 		if (m.type == DELTA_BEGIN) {

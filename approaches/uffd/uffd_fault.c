@@ -289,13 +289,13 @@ static void handle_missing(struct uffd *u, uint64_t off, int is_write, struct hb
 	int dirty = is_write && u->cfg.wp;
 	if (fetch_demand(u, hb, c, poff, u->cfg.wp && !dirty))
 		return; /* the run fails; the waiter is killed by the harness */
-	uffd_count_pulled(u, c, 1);
 	if (uffd_copy_in(u, hb->chunk, c * u->chunk, uffd_run_len(u, c, 1), u->cfg.wp && !dirty)) {
 		int en = errno;
 		if (en != ESRCH && en != ENOENT && !atomic_load(&u->stopping))
 			uffd_fatal(u, "UFFDIO_COPY of chunk %" PRIu64 " failed: %s", c, strerror(en));
 		return;
 	}
+	uffd_count_pulled(u, c, 1);
 	uffd_mark_present(u, c, 1, dirty);
 	atomic_fetch_add(&u->faults_fetched, 1);
 	if (!atomic_load(&u->first_fault_done)) {

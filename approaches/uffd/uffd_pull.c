@@ -110,8 +110,6 @@ static void pull_done(void *arg, int error)
 	struct uffd_slot *s = arg;
 	struct uffd *u = s->u;
 	uint64_t off = s->c0 * u->chunk, len = uffd_run_len(u, s->c0, s->n);
-	if (!error)
-		uffd_count_pulled(u, s->c0, s->n);
 	if (error) {
 		atomic_fetch_add(&u->bg_errors, 1);
 		uffd_mark_absent(u, s->c0, s->n);
@@ -122,6 +120,7 @@ static void pull_done(void *arg, int error)
 			uffd_fatal(u, "UFFDIO_COPY of %" PRIu64 " bytes at offset %" PRIu64 " failed: %s", len, off,
 				   strerror(en));
 	} else {
+		uffd_count_pulled(u, s->c0, s->n);
 		uffd_mark_present(u, s->c0, s->n, 0);
 		atomic_fetch_add(&u->bg_reads, 1);
 	}

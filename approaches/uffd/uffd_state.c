@@ -175,9 +175,9 @@ void uffd_mark_present(struct uffd *u, uint64_t c0, uint64_t n, int dirty)
 	atomic_fetch_add(&u->npresent, n);
 }
 
-/* Count chunks [c0, c0 + n) as pulled: when their data has arrived, before
- * UFFDIO_COPY makes it visible, so the counter is final by the time the
- * workload can see the whole region (the harness reads it then). */
+/* Count chunks [c0, c0 + n) as pulled, once their UFFDIO_COPY succeeded: a
+ * copy that failed puts them back to absent and they are fetched again, which
+ * must not count twice. */
 void uffd_count_pulled(struct uffd *u, uint64_t c0, uint64_t n)
 {
 	uffd_count(&u->r->bytes_pulled, uffd_run_len(u, c0, n));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: delta approach: hash throughput (5 hashes x 4 KiB-1 MiB x 1/N threads), delta vs rsync over the same emulated link (1 GiB, 0.1/1/10 % changed, local/lan/wan), steady-state cycles vs size and change rate (hash vs pagemap), migration downtime vs RTT
-# runtime: about 15 minutes (quick: about 3 minutes)
+# runtime: about 70 minutes (quick: about 12 minutes)
 #
 # Parts (one JSONL file each in $MEMSYNC_OUT):
 #   delta-hash.jsonl    memsync-delta hashbench: GB/s per algorithm, chunk size, threads
@@ -13,12 +13,12 @@
 #                       sizes 64M/256M/1G, profiles local/lan/wan, dirty=hash|pagemap
 #   delta-migrate.jsonl memsync run --migrate records: downtime vs profile and writer rate
 #                       (50/200/800 Mbit/s hot-set writers), hash vs pagemap
+# Every point is repeated 5 times (quick: 2): hashbench runs, change sets per
+# fraction and profile, memsync run -r (after its one warm-up run per scenario).
 # MB/s = 10^6 bytes/s. Use a Release build (MEMSYNC_BUILD).
 # MEMSYNC_DELTA_PARTS selects parts (default "hash rsync cycles migrate").
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 D=$MEMSYNC_BUILD/memsync-delta
 net=$MEMSYNC_BUILD/memsync-net
@@ -33,11 +33,7 @@ mkdir -p "$MEMSYNC_OUT"
 wroot=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
 work=$(mktemp -d "$wroot/memsync-delta-bench.XXXXXX")
 state=$work/net.state
-pids=()
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
 	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
 	rm -rf "$work"
 	return 0
@@ -50,14 +46,26 @@ if [ "$quick" = 1 ]; then
 else
 	hsize=512M rsize=$((1 << 30)) sizes=64M,256M,1G profiles="local lan wan" fracs="0.001 0.01 0.1"
 fi
+mprofiles="local lan metro wan"
+rep=5
+[ "$quick" = 1 ] && rep=2
+[ "$quick" = 1 ] && mprofiles="local wan"
 
 parts=" ${MEMSYNC_DELTA_PARTS:-hash rsync cycles migrate} "
 want() { [[ $parts == *" $1 "* ]]; }
+bench_params "parts=$(echo $parts)" "hash_size=$hsize" "rsync_size=$rsize" "cycle_sizes=$sizes" "profiles=$profiles" \
+	"fractions=$fracs" "migrate_profiles=$mprofiles" "workdir=$wroot" "repeat=$rep"
 
 # ---- 1. hash throughput ------------------------------------------------------
 if want hash; then
 echo "delta.sh: hash throughput ($hsize)" >&2
-"$D" hashbench --size $hsize $([ "$quick" = 1 ] && echo --quick) >"$MEMSYNC_OUT/delta-hash.jsonl"
+hout=$MEMSYNC_OUT/delta-hash.jsonl
+hflags=(--size "$hsize")
+[ "$quick" = 1 ] && hflags+=(--quick)
+hashbench() { local i; for i in $(seq "$rep"); do "$D" hashbench "${hflags[@]}" >>"$hout"; done; }
+: >"$hout"
+bench_header "$hout"
+bench_run "delta-hash.jsonl: memsync-delta hashbench ${hflags[*]}" hashbench
 fi
 
 # ---- 2. delta vs rsync -------------------------------------------------------
@@ -71,9 +79,6 @@ fi
 #                           connect, hash exchange, cycle (stateless, like rsync)
 #   rsync                   rsync --ignore-times --inplace to the daemon
 # Every copy is compared with the source after each step.
-if want rsync; then
-out=$MEMSYNC_OUT/delta-rsync.jsonl
-: >"$out"
 wire() { "$net" counters --state "$state" | jq '.host0_to_others.bytes + .others_to_host0.bytes'; }
 now() { date +%s.%N; }
 # Emit one row.
@@ -84,9 +89,26 @@ row() { # method chunk seconds wire payload hash_exchange chunks
 		  seconds:($t|tonumber), wire_bytes:$w, payload_bytes:$p, hash_exchange_bytes:$hx, chunks_sent:$c,
 		  wire_over_payload_plus_hashes:(if $m == "rsync" or ($p + $hx) == 0 then null else $w / ($p + $hx) end)}' >>"$out"
 }
-for prof in $profiles; do
+# Stop the profile's daemons and pushers, remove its link and copies.
+rsync_teardown() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
+	rm -rf "$work/src" "$work/rsyncd" "$work/d4" "$work/d64" "$work/d1"
+	return 0
+}
+# Every change set over one profile (runs in bench_run's subshell, which
+# tears the profile down however it ends).
+rsync_profile() {
+	prof=$1 pids=()
+	trap rsync_teardown EXIT
+	trap 'exit 130' INT TERM
 	echo "delta.sh: delta vs rsync, $((rsize >> 20)) MiB, profile $prof" >&2
-	eval "$("$net" up --profile "$prof" --state "$state")"
+	local up
+	up=$("$net" up --profile "$prof" --state "$state")
+	eval "$up"
 	h0=$MEMSYNC_NET_H0_NETNS h1=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H1_ADDR
 	mkdir -p "$work/src" "$work/rsyncd" "$work/d4" "$work/d64" "$work/d1"
 	head -c $rsize /dev/urandom >"$work/src/region"
@@ -120,7 +142,7 @@ CONF
 	exec 7>"$work/p4k.in" 8<"$work/p4k.out" 5>"$work/p64k.in" 6<"$work/p64k.out"
 	read -r _ <&8; read -r _ <&6   # the initial cycles (destinations already identical)
 	seed=1
-	for frac in $fracs; do
+	for frac in $(for _ in $(seq "$rep"); do echo $fracs; done); do
 		"$D" mutate "$work/src/region" "$frac" --seed $seed --block 4096 >/dev/null
 		seed=$((seed + 1))
 		cat "$work/src/region" >/dev/null # same page-cache state for every method
@@ -148,11 +170,13 @@ CONF
 			"  \($p) \($f|tonumber*100)%: " + (map("\(.method) \(.seconds*1000|round) ms \(.wire_bytes) B") | join(", "))' "$out" >&2
 	done
 	exec 7>&- 5>&- 8<&- 6<&-
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	pids=()
-	"$net" down --state "$state" >/dev/null
-	rm -rf "$work/src" "$work/rsyncd" "$work/d4" "$work/d64" "$work/d1"
+}
+if want rsync; then
+out=$MEMSYNC_OUT/delta-rsync.jsonl
+: >"$out"
+bench_header "$out"
+for prof in $profiles; do
+	bench_run "delta-rsync.jsonl: profile $prof" rsync_profile "$prof"
 done
 fi
 
@@ -161,19 +185,15 @@ if want cycles; then
 echo "delta.sh: steady-state cycles, sizes $sizes" >&2
 cyc=$MEMSYNC_OUT/delta-cycles.jsonl
 : >"$cyc"
+bench_header "$cyc"
 for prof in $profiles; do
 	for d in hash pagemap; do
-		"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s 64M \
-			-o dirty=$d --out "$cyc.tmp" >/dev/null 2>&1 || true
 		for s in ${sizes//,/ }; do
-			[ "$s" = 64M ] && continue
-			"$ms" run -q --workdir "$wroot" -a delta -w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" \
-				-o dirty=$d --out "$cyc.tmp" >/dev/null 2>&1 || true
+			bench_run "delta-cycles.jsonl: $prof dirty=$d $s" "$ms" run -q --workdir "$wroot" -a delta \
+				-w rand-write-0.1pct,rand-write-1pct,rand-write-10pct -p "$prof" -s "$s" -r "$rep" -o dirty=$d --out "$cyc"
 		done
 	done
 done
-jq -c 'select(.type == "scenario")' "$cyc.tmp" >>"$cyc"
-rm -f "$cyc.tmp"
 fi
 
 # ---- 4. migration downtime ---------------------------------------------------
@@ -181,15 +201,14 @@ if want migrate; then
 echo "delta.sh: migration downtime" >&2
 mig=$MEMSYNC_OUT/delta-migrate.jsonl
 : >"$mig"
-mprofiles="local lan metro wan"
-[ "$quick" = 1 ] && mprofiles="local wan"
+bench_header "$mig"
 for prof in $mprofiles; do
 	for d in hash pagemap; do
-		"$ms" run -q --workdir "$wroot" --migrate -a delta -w "$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-50mbit.conf,migrate-writer,$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-800mbit.conf" \
-			-p "$prof" -s 256M -o dirty=$d --out "$mig.tmp" >/dev/null 2>&1 || true
+		bench_run "delta-migrate.jsonl: $prof dirty=$d" "$ms" run -q --workdir "$wroot" --migrate -a delta \
+			-w "$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-50mbit.conf,migrate-writer,$MEMSYNC_SRC/approaches/delta/workloads/migrate-writer-800mbit.conf" \
+			-p "$prof" -s 256M -r "$rep" -o dirty=$d --out "$mig"
 	done
 done
-jq -c 'select(.type == "scenario")' "$mig.tmp" >>"$mig"
-rm -f "$mig.tmp"
 fi
 echo "delta.sh: results in $MEMSYNC_OUT/delta-*.jsonl" >&2
+bench_finish

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # summary: remote region server: memsync-serve vs nbdkit memory plugin, same clients, seq/rand reads/writes 4 KiB-4 MiB, local (+lan/wan)
-# runtime: about 4 minutes for local (quick: about 1 minute); lan/wan add about 3 minutes each when memsync-net and root are available
+# runtime: about 4 minutes for local (quick: about 2 minutes); lan/wan add about 3 minutes each when memsync-net and root are available
 #
 # Both servers export 512 MiB of memory (memsync-serve --backend memory:512M,
 # nbdkit memory 512M) and are filled once before timing. The same client
 # (memsync-remote-bench on approaches/common/remote.c: libnbd, N requests in
 # flight, M connections) runs sequential and random reads and writes of
-# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (5; 1 in
+# 4 KiB, 64 KiB, 1 MiB and 4 MiB; each row is the median of R runs (5; 2 in
 # quick mode), servers alternating run by run and which goes first swapping
 # every run (a run lasts about a second: one burst of other load on a
 # shared host would otherwise decide a row). nbdcopy adds a multi-conn copy
@@ -22,9 +22,7 @@
 #
 # options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve; default 0 = auto)
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
-MEMSYNC_SRC=${MEMSYNC_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-export MEMSYNC_SRC
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 profiles="local lan wan" workers=0
 while [ $# -gt 0 ]; do
@@ -45,7 +43,7 @@ mkdir -p "$MEMSYNC_OUT"
 out=$MEMSYNC_OUT/remote.jsonl
 table=$MEMSYNC_OUT/remote.md
 repeats=5 copy_repeats=5
-[ "$quick" = 1 ] && repeats=1 copy_repeats=3
+[ "$quick" = 1 ] && repeats=2 copy_repeats=3
 export_size=512M
 
 state=$(mktemp -u /tmp/memsync-remote-bench.XXXXXX)
@@ -56,6 +54,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
+	rm -f "${fill_file:-}"
 	return 0
 }
 trap cleanup EXIT
@@ -200,15 +199,11 @@ row() {
 		"$pat" "$bs" "$inflight" "$nconn" "$m" "$k" "$ratio" "$mc" "$kc" | tee -a "$table" >&2
 }
 
-# The run header record.
-jq -nc --arg git "$(git -C "$MEMSYNC_SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
-	--arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
-	--arg cpu "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" --argjson nproc "$(nproc)" \
-	--arg nbdkit "$(nbdkit --version 2>/dev/null || echo none)" --arg libnbd "$(pkg-config --modversion libnbd 2>/dev/null || echo unknown)" \
-	--argjson quick "$quick" --argjson repeats $repeats --argjson copy_repeats $copy_repeats --argjson workers "$workers" --arg profiles "$profiles" \
-	'{bench: "remote", record: "header", git: $git, date: $date, kernel: $kernel, cpu: $cpu, nproc: $nproc,
-	  nbdkit: $nbdkit, libnbd: $libnbd, quick: ($quick == 1), repeats: $repeats, copy_repeats: $copy_repeats, memsync_workers: $workers,
-	  profiles: $profiles, export: "memory 512 MiB, filled before timing"}' >>"$out"
+bench_params "nbdkit=$(nbdkit --version 2>/dev/null || echo none)" \
+	"libnbd=$(pkg-config --modversion libnbd 2>/dev/null || echo unknown)" "repeats=$repeats" \
+	"copy_repeats=$copy_repeats" "memsync_workers=$workers" "profiles=$profiles" \
+	"export=memory $export_size, filled before timing"
+bench_header "$out"
 
 fill_file=$(mktemp /tmp/memsync-remote-fill.XXXXXX)
 head -c $export_size /dev/urandom >"$fill_file"
@@ -217,16 +212,23 @@ head -c $export_size /dev/urandom >"$fill_file"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee -a "$table" >&2
 
-for profile in $profiles; do
-	server_ns= client_ns=
+# Stop the profile's servers and its emulated link.
+profile_teardown() {
+	stop_servers
+	[ ! -f "$state" ] || "$net" down --state "$state" >/dev/null 2>&1 || true
+}
+
+# Every row on one profile (runs in bench_run's subshell, which stops the
+# servers and the link however it ends).
+measure_profile() {
+	local up
+	profile=$1 server_ns= client_ns= pids=()
+	trap profile_teardown EXIT
+	trap 'exit 130' INT TERM
 	if [ "$profile" = local ]; then
 		addr=127.0.0.1
 	else
-		if [ ! -x "$net" ] || [ "$(id -u)" != 0 ]; then
-			echo "remote.sh: profile $profile skipped: needs $net and root" >&2
-			continue
-		fi
-		up=$("$net" up --profile "$profile" --state "$state") || { echo "remote.sh: memsync-net up $profile failed" >&2; continue; }
+		up=$("$net" up --profile "$profile" --state "$state")
 		eval "$up"
 		server_ns=$MEMSYNC_NET_H0_NETNS client_ns=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H0_ADDR
 		echo "remote.sh: profile $profile: driver $MEMSYNC_NET_DRIVER, server $addr" >&2
@@ -247,8 +249,14 @@ for profile in $profiles; do
 	done
 	row nbdcopy read seq 256K 64 4
 	row nbdcopy write seq 256K 64 4
-	stop_servers
-	if [ -n "$server_ns" ]; then "$net" down --state "$state" >/dev/null; fi
+}
+for profile in $profiles; do
+	if [ "$profile" != local ] && { [ ! -x "$net" ] || [ "$(id -u)" != 0 ]; }; then
+		echo "remote.sh: profile $profile skipped: needs $net and root" >&2
+		continue
+	fi
+	bench_run "remote.jsonl: profile $profile" measure_profile "$profile"
 done
 rm -f "$fill_file"
 echo "remote.sh: results in $out, table in $table" >&2
+bench_finish

@@ -33,10 +33,44 @@ int conf_error(const struct conf *c, const struct conf_entry *ent, struct err *e
 	return err_set(e, "%s:%d: %s", c->path, ent ? ent->line : 0, msg);
 }
 
+/* Length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not valid UTF-8. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Fail with "name:line: binary data ..." at the first byte that is no text
+ * (a control character other than tab and CR, or invalid UTF-8). */
+static int check_text(const char *name, const char *text, size_t len, struct err *e)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	int line = 1, col = 1;
+	for (size_t i = 0; i < len; i++, col++) {
+		size_t u = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i);
+		if (s[i] == '\n') {
+			line++, col = 0;
+			continue;
+		}
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\r') || s[i] == 0x7f || !u)
+			return err_set(e, "%s:%d: binary data (byte 0x%02x in column %d): not a text file", name, line,
+				       s[i], col);
+		i += u - 1;
+	}
+	return 0;
+}
+
 /* Parse text line by line into c. */
 int conf_parse(struct conf *c, const char *name, const char *text, struct err *e)
 {
 	memset(c, 0, sizeof *c);
+	if (check_text(name, text, strlen(text), e))
+		return -1;
 	snprintf(c->path, sizeof c->path, "%s", name);
 	int lineno = 0;
 	const char *p = text;
@@ -96,8 +130,8 @@ int conf_load(struct conf *c, const char *path, struct err *e)
 	if (toobig)
 		return err_set(e, "%s: file too large (max %zu bytes)", path, sizeof buf - 1);
 	buf[n] = '\0';
-	if (memchr(buf, '\0', n))
-		return err_set(e, "%s: binary data in a text file", path);
+	if (check_text(path, buf, n, e))
+		return -1;
 	return conf_parse(c, path, buf, e);
 }
 
@@ -164,10 +198,14 @@ int conf_list(const char *subdir, char (*names)[64], int max, struct err *e)
 		return err_errno(e, errno, "cannot list %s", dir);
 	int n = 0;
 	struct dirent *de;
-	while ((de = readdir(d)) && n < max) {
+	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 		if (l <= 5 || l - 5 >= 64 || strcmp(de->d_name + l - 5, ".conf"))
 			continue;
+		if (n >= max) {
+			closedir(d);
+			return err_set(e, "more than %d data files in %s", max, dir);
+		}
 		memcpy(names[n], de->d_name, l - 5);
 		names[n][l - 5] = '\0';
 		n++;

@@ -93,8 +93,11 @@ int main(void)
 	CHECK(parse(b, n + 100, &m, &why) == -1);
 	n = delta_enc_hashes(b, 0, 3, 8);
 	CHECK(parse(b, n + 16, &m, &why) == -1 || parse(b, n + 16, &m, &why) == 0);
-	n = delta_enc_hashes(b, 0, 2, 17);
-	CHECK(parse(b, n + 34, &m, &why) == -1);
+	n = delta_enc_hashes(b, 0, 2, DELTA_MAX_HASH + 1);
+	CHECK(parse(b, n + 2 * (DELTA_MAX_HASH + 1), &m, &why) == -1);
+	n = delta_enc_hashes(b, 0, 2, 32); /* SHA-256 */
+	memset(b + n, 0x11, 64);
+	CHECK(parse(b, n + 64, &m, &why) == 1 && m.u.hashes.hash_len == 32 && m.u.hashes.hashes[63] == 0x11);
 	n = delta_enc_error(b, 1, 300);
 	CHECK(parse(b, n + 300, &m, &why) == -1);
 	n = delta_enc_error(b, 1, 10);
@@ -107,5 +110,43 @@ int main(void)
 	CHECK(delta_parse(b + used, n2, &m, &used, &why) == 1 && m.type == DELTA_END);
 	/* Hash lengths. */
 	CHECK(delta_hash_len(DELTA_XXH128) == 16 && delta_hash_len(DELTA_CRC32) == 4 && delta_hash_len(0) == 0);
+	CHECK(delta_hash_len(DELTA_SHA256) == 32 && delta_hash_len(DELTA_CRC32C) == 4);
+	n = delta_enc_hello(b, 1 << 20, 16384, DELTA_SHA256, DELTA_MODE_CDC, 0, 1);
+	CHECK(parse(b, n, &m, &why) == 1 && m.u.hello.mode == DELTA_MODE_CDC && m.u.hello.algo == DELTA_SHA256);
+	n = delta_enc_hello(b, 1 << 20, 1 << 20, DELTA_XXH3, DELTA_MODE_CDC, 0, 1); /* CDC average above 256k */
+	CHECK(parse(b, n, &m, &why) == -1);
+	n = delta_enc_hello(b, 1 << 20, 4096, DELTA_XXH3, DELTA_MODE_CDC + 1, 0, 1);
+	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "mode"));
+	/* RECIPE: (length, hash) entries; lengths 1..1 MiB, count matches the payload. */
+	n = delta_enc_recipe(b, 5, 2, 8);
+	n += delta_enc_recipe_entry(b + n, 4000, (const uint8_t *)"abcdefgh", 8);
+	n += delta_enc_recipe_entry(b + n, 1, (const uint8_t *)"ABCDEFGH", 8);
+	CHECK(parse(b, n, &m, &why) == 1 && m.type == DELTA_RECIPE && m.u.recipe.first == 5 && m.u.recipe.count == 2);
+	const uint8_t *h;
+	CHECK(delta_recipe_entry(&m, 0, &h) == 4000 && !memcmp(h, "abcdefgh", 8));
+	CHECK(delta_recipe_entry(&m, 1, &h) == 1 && !memcmp(h, "ABCDEFGH", 8));
+	CHECK(parse(b, n - 1, &m, &why) == 0);
+	b[DELTA_HDR_LEN + 16 + 12] = 0; /* second entry's length 0 */
+	b[DELTA_HDR_LEN + 16 + 13] = 0;
+	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "length"));
+	n = delta_enc_recipe(b, 0, 1, 4);
+	n += delta_enc_recipe_entry(b + n, DELTA_MAX_CHUNK + 1, (const uint8_t *)"abcd", 4);
+	CHECK(parse(b, n, &m, &why) == -1);
+	n = delta_enc_recipe(b, 0, 3, 4); /* says 3 entries, carries 0 */
+	b[DELTA_HDR_LEN - 4] = 16;
+	b[DELTA_HDR_LEN - 3] = 0;
+	CHECK(parse(b, n, &m, &why) == -1);
+	n = delta_enc_recipe(b, 0, 0, 0);
+	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "hash length"));
+	/* WANT: u32 indexes and the last flag. */
+	n = delta_enc_want(b, 3, 1);
+	for (uint32_t i = 0; i < 3; i++)
+		delta_enc_u32(b + n + 4 * i, 10 * i + 7);
+	CHECK(parse(b, n + 12, &m, &why) == 1 && m.type == DELTA_WANT && m.u.want.count == 3 && m.u.want.last == 1);
+	CHECK(delta_want_index(&m, 0) == 7 && delta_want_index(&m, 2) == 27);
+	n = delta_enc_want(b, 0, 2);
+	CHECK(parse(b, n, &m, &why) == -1 && strstr(why, "last"));
+	n = delta_enc_want(b, 0, 0);
+	CHECK(parse(b, n, &m, &why) == 1 && m.u.want.count == 0 && m.u.want.last == 0);
 	return check_done();
 }

@@ -2,7 +2,8 @@
  * test_managed.c - the managed engine (approaches/common/managed*.c),
  * driven directly against memsync's NBD server in this process (UNIX
  * socket) over a memory region with known content, behind a test backend
- * that can delay requests and fail reads or writes on demand:
+ * that can delay requests and fail reads or writes on demand (the rig,
+ * managed_rig.c):
  *   - every pull order reads back right, in the order it promises;
  *   - threads reading at random race the background pull (few and many
  *     fetches in flight): every byte right, every chunk fetched once;
@@ -30,175 +31,15 @@
 #include "clock.h"
 #include "log.h"
 #include "managed.h"
+#include "managed_rig.h"
 #include "nbd_server.h"
+#include "pattern.h"
 #include "remote.h"
 
 /* Not a multiple of 4 KiB nor of 1 MiB: the last chunk is short. */
 #define SIZE ((8u << 20) + 12388)
 
 static char dir[] = "/tmp/memsync-managed.XXXXXX";
-
-/* ---- content ---- */
-
-/* Pattern byte for an offset and seed. */
-static unsigned char pat(uint64_t off, unsigned seed)
-{
-	return (unsigned char)((off * 2654435761u >> 11) + seed * 97);
-}
-
-/* Fill buf as if it lived at off. */
-static void fill(unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-/* Does buf hold the pattern at off? */
-static int matches(const unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return 0;
-	return 1;
-}
-
-/* xorshift64: the tests' random numbers. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* ---- a test backend: memory that can be slowed down or made to fail ---- */
-
-struct testb {
-	struct backend b;
-	struct backend *mem;
-	atomic_int read_delay_us, fail_reads, fail_writes;
-};
-
-/* Read, after the delay; EIO when told to fail. */
-static int tb_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e)
-{
-	struct testb *t = (struct testb *)b;
-	int us = atomic_load(&t->read_delay_us);
-	if (us)
-		usleep((useconds_t)us);
-	if (atomic_load(&t->fail_reads))
-		return err_errno(e, EIO, "test backend: read failure");
-	return backend_read(t->mem, buf, len, off, e);
-}
-
-/* Write; EIO when told to fail. */
-static int tb_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
-{
-	struct testb *t = (struct testb *)b;
-	if (atomic_load(&t->fail_writes))
-		return err_errno(e, EIO, "test backend: write failure");
-	return backend_write(t->mem, buf, len, off, e);
-}
-
-/* Flush the memory (nothing). */
-static int tb_flush(struct backend *b, struct err *e)
-{
-	return backend_flush(((struct testb *)b)->mem, e);
-}
-
-/* Zero a range of the memory. */
-static int tb_zero(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	return backend_zero(((struct testb *)b)->mem, len, off, e);
-}
-
-/* Nothing owned but the wrapper. */
-static void tb_close(struct backend *b)
-{
-	(void)b;
-}
-
-static const struct backend_ops testb_ops = {
-	.kind = "test", .read = tb_read, .write = tb_write, .flush = tb_flush,
-	.trim = tb_zero, .zero = tb_zero, .close = tb_close,
-};
-
-/* A server over a test backend, and a remote connected to it. */
-struct rig {
-	struct testb tb;
-	struct nbd_server *s;
-	struct remote *r;
-	unsigned char *base; /* the server's memory */
-	char sock[160], uri[256];
-};
-
-/* Start a server with the pattern of seed on a fresh socket and connect;
- * a failure counts as a failed check. */
-static int rig_start(struct rig *g, uint64_t size, unsigned seed, int retries)
-{
-	static int n;
-	struct err e = {0};
-	memset(g, 0, sizeof *g);
-	g->tb.mem = backend_memory_new(size, &e);
-	if (!g->tb.mem)
-		return check_failed++, fprintf(stderr, "memory backend: %s\n", e.msg), -1;
-	g->base = backend_base(g->tb.mem);
-	fill(g->base, size, 0, seed);
-	g->tb.b.ops = &testb_ops;
-	g->tb.b.size = size;
-	snprintf(g->tb.b.spec, sizeof g->tb.b.spec, "test");
-	snprintf(g->sock, sizeof g->sock, "%s/s%d.sock", dir, n++);
-	snprintf(g->uri, sizeof g->uri, "nbd+unix:///?socket=%s", g->sock);
-	struct nbd_server_opts so = {.workers = 8};
-	g->s = nbd_server_new(&g->tb.b, &so, &e);
-	if (!g->s || nbd_server_listen(g->s, NULL, g->sock, &e))
-		return check_failed++, fprintf(stderr, "server: %s\n", e.msg), -1;
-	struct remote_opts ro = {.uri = g->uri, .nconn = 2, .max_inflight = 256, .retries = retries,
-				 .close_timeout_ms = 2000, .connect_timeout_ms = 2000};
-	g->r = remote_connect_opts(&ro, &e);
-	if (!g->r)
-		return check_failed++, fprintf(stderr, "connect: %s\n", e.msg), -1;
-	return 0;
-}
-
-/* Bytes the server has sent for reads. */
-static uint64_t rig_bytes_read(struct rig *g)
-{
-	struct nbd_server_stats st;
-	nbd_server_stats(g->s, &st);
-	return st.bytes_read;
-}
-
-/* Close the remote and the server. */
-static void rig_stop(struct rig *g)
-{
-	remote_close(g->r);
-	if (g->s)
-		nbd_server_free(g->s);
-	backend_close(g->tb.mem);
-}
-
-/* Read the whole region through the engine and compare with want. */
-static int region_is(struct managed *m, const unsigned char *want, uint64_t size)
-{
-	struct err e = {0};
-	unsigned char *buf = malloc(size);
-	int ok = buf && managed_read(m, buf, size, 0, &e) == 0 && memcmp(buf, want, size) == 0;
-	if (e.set)
-		fprintf(stderr, "read: %s\n", e.msg);
-	free(buf);
-	return ok;
-}
-
-/* Read the whole region and compare with the pattern of seed. */
-static int region_matches(struct managed *m, uint64_t size, unsigned seed)
-{
-	unsigned char *want = malloc(size);
-	fill(want, size, 0, seed);
-	int ok = region_is(m, want, size);
-	free(want);
-	return ok;
-}
 
 /* ---- (a) the pull orders ---- */
 
@@ -236,8 +77,7 @@ static void test_order(enum managed_order order, uint64_t chunk)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 1, 0))
-		return;
+	rig_start(&g, dir, SIZE, 1, 0);
 	uint64_t n = (SIZE + chunk - 1) / chunk;
 	struct seen s = {.chunk = chunk, .cap = n, .c = calloc(n, sizeof(uint64_t))};
 	char list[200];
@@ -339,25 +179,26 @@ static void *reader_run(void *arg)
 }
 
 /* 8 threads of random reads while the pull runs with inflight in flight
- * (-1: no pull, then every chunk read once more). */
+ * (-1: no pull, then every chunk read once more); with many in flight the
+ * demand fetches take their own connection. */
 static void test_concurrent_reads(int inflight, uint64_t chunk)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 2, 0))
-		return;
-	struct managed_opts o = {.chunk_size = chunk, .pull_inflight = inflight};
+	rig_start(&g, dir, SIZE, 2, 0);
+	struct remote *rd = inflight > 1 ? remote_connect(g.uri, 1, &e) : NULL;
+	struct managed_opts o = {.chunk_size = chunk, .pull_inflight = inflight, .demand_remote = rd};
 	struct managed *m = managed_new(g.r, &o, &e);
-	CHECK(m != NULL);
+	CHECK(m != NULL && (inflight <= 1 || rd));
 	pthread_t t[8];
-	struct reader rd[8];
+	struct reader rdr[8];
 	for (int i = 0; i < 8; i++) {
-		rd[i] = (struct reader){.m = m, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), .reads = 100};
-		pthread_create(&t[i], NULL, reader_run, &rd[i]);
+		rdr[i] = (struct reader){.m = m, .seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1), .reads = 100};
+		pthread_create(&t[i], NULL, reader_run, &rdr[i]);
 	}
 	for (int i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
-		CHECK(rd[i].bad == 0);
+		CHECK(rdr[i].bad == 0);
 	}
 	if (inflight < 0)
 		CHECK(region_matches(m, SIZE, 2));
@@ -375,7 +216,13 @@ static void test_concurrent_reads(int inflight, uint64_t chunk)
 	fprintf(stderr, "reads, pull_inflight %d, chunk %llu: %llu demand fetches, %llu joins, %llu bytes by the pull\n",
 		inflight, (unsigned long long)chunk, (unsigned long long)st.demand_fetches,
 		(unsigned long long)st.demand_joins, (unsigned long long)st.bytes_pulled_background);
+	if (rd) {
+		struct remote_stats rs;
+		remote_stats(rd, &rs);
+		CHECK(rs.bytes_read == st.bytes_pulled_demand);
+	}
 	managed_close(m);
+	remote_close(rd);
 	rig_stop(&g);
 }
 
@@ -401,8 +248,7 @@ static void test_joins(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 3, 0))
-		return;
+	rig_start(&g, dir, SIZE, 3, 0);
 	atomic_store(&g.tb.read_delay_us, 300000);
 	struct managed_opts o = {.chunk_size = 4096, .pull_inflight = -1};
 	struct managed *m = managed_new(g.r, &o, &e);
@@ -420,6 +266,8 @@ static void test_joins(void)
 	}
 	struct managed_stats st;
 	managed_stats(m, &st);
+	fprintf(stderr, "4 readers of one chunk: %llu fetch(es), %llu join(s)\n", (unsigned long long)st.demand_fetches,
+		(unsigned long long)st.demand_joins);
 	CHECK(st.demand_fetches == 1 && st.demand_joins == 3 && st.chunks_present == 1);
 	CHECK(rig_bytes_read(&g) == 4096);
 	pthread_barrier_destroy(&start);
@@ -469,8 +317,7 @@ static void test_writes_race_push(uint64_t chunk, const char *cache_path)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 4, 0))
-		return;
+	rig_start(&g, dir, SIZE, 4, 0);
 	struct managed_opts o = {.chunk_size = chunk, .pull_inflight = 4, .push_interval_ns = 1000000,
 				 .push_inflight = 4, .cache_path = cache_path};
 	struct managed *m = managed_new(g.r, &o, &e);
@@ -520,8 +367,7 @@ static void test_dedup_and_failed_push(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 5, 0))
-		return;
+	rig_start(&g, dir, SIZE, 5, 0);
 	struct managed_opts o = {.chunk_size = 4096, .pull_inflight = -1};
 	struct managed *m = managed_new(g.r, &o, &e);
 	unsigned char buf[4096], want[4096];
@@ -577,8 +423,7 @@ static void test_remote_dies(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 6, 1))
-		return;
+	rig_start(&g, dir, SIZE, 6, 1);
 	atomic_store(&g.tb.read_delay_us, 1000);
 	struct managed_opts o = {.chunk_size = 4096, .pull_inflight = 1, .retry_ms = 500, .close_timeout_ms = 3000};
 	struct managed *m = managed_new(g.r, &o, &e);
@@ -620,8 +465,7 @@ static void test_track_invalidate(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 8, 0))
-		return;
+	rig_start(&g, dir, SIZE, 8, 0);
 	struct managed_opts o = {.chunk_size = 4096, .pull_inflight = 4};
 	struct managed *m = managed_new(g.r, &o, &e);
 	CHECK(managed_wait_pulled(m, 60000, &e) == 0);
@@ -674,8 +518,7 @@ static void test_backend(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 11, 0))
-		return;
+	rig_start(&g, dir, SIZE, 11, 0);
 	struct managed_opts o = {.chunk_size = 65536, .pull_inflight = 2};
 	struct managed *m = managed_new(g.r, &o, &e);
 	struct backend *b = managed_backend_new(m, &e);
@@ -709,8 +552,7 @@ static void test_bad_options(void)
 {
 	struct rig g;
 	struct err e = {0};
-	if (rig_start(&g, SIZE, 1, 0))
-		return;
+	rig_start(&g, dir, SIZE, 1, 0);
 	struct managed_opts o = {.chunk_size = 3000};
 	CHECK(managed_new(g.r, &o, &e) == NULL && strstr(e.msg, "power of two"));
 	err_clear(&e);
@@ -748,6 +590,7 @@ static void test_bad_options(void)
 	rig_stop(&g);
 }
 
+/* Run every test in a scratch directory; 77 (skip) without libnbd. */
 int main(void)
 {
 	if (!remote_available()) {

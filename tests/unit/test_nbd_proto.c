@@ -8,16 +8,7 @@
 
 #include "chunk.h"
 #include "nbd_proto.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 /* Build a request header. */
 static void make_request(unsigned char *b, uint32_t magic, uint16_t flags, uint16_t type, uint64_t handle,
@@ -159,7 +150,5 @@ int main(void)
 	CHECK(!strcmp(nbd_cmd_name(NBD_CMD_TRIM, buf, sizeof buf), "TRIM"));
 	CHECK(!strcmp(nbd_cmd_name(99, buf, sizeof buf), "CMD#99"));
 	CHECK(nbd_errno_to_wire(12345) == NBD_EIO);
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -10,16 +10,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 /* Fill buf with a pattern derived from off. */
 static void pattern(unsigned char *buf, size_t len, uint64_t off)
@@ -146,7 +137,7 @@ int main(void)
 		b = backend_open(bad[i], &e);
 		if (b) {
 			fprintf(stderr, "accepted bad spec '%s'\n", bad[i]);
-			failures++;
+			check_fail();
 			backend_close(b);
 		} else {
 			CHECK(e.set && e.msg[0]);
@@ -155,7 +146,5 @@ int main(void)
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path))
 		fprintf(stderr, "cleanup failed\n");
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

@@ -25,41 +25,11 @@
 #include "clock.h"
 #include "log.h"
 #include "nbd_server.h"
+#include "pattern.h"
 #include "remote.h"
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 #define SIZE (64u << 20)
-
-/* Pattern byte for an offset and seed. */
-static unsigned char pat(uint64_t off, unsigned seed)
-{
-	return (unsigned char)((off * 2654435761u >> 11) + seed);
-}
-
-/* Fill buf as if it lived at off. */
-static void fill(unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = pat(off + i, seed);
-}
-
-/* Does buf match the pattern at off? */
-static int matches(const unsigned char *buf, size_t len, uint64_t off, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != pat(off + i, seed))
-			return 0;
-	return 1;
-}
 
 struct counter {
 	atomic_int done, errors;
@@ -102,7 +72,7 @@ static double exercise(const char *uri, int nconn, int inflight, size_t total)
 	struct remote *r = remote_connect_opts(&o, &e);
 	if (!r) {
 		fprintf(stderr, "connect %s: %s\n", uri, e.msg);
-		failures++;
+		check_fail();
 		return 0;
 	}
 	CHECK(remote_size(r) >= total);
@@ -300,26 +270,31 @@ static void test_close_dead_link(struct backend *b, const char *dir)
 	nbd_server_free(s);
 }
 
-/* Start nbdkit on a UNIX socket with extra args; returns its pid or -1. */
+/* Start nbdkit on a UNIX socket with extra args; returns its pid or -1
+ * once it accepts connections (it writes its pid file then: the socket
+ * file alone appears at bind, before listen, and a connect may be refused). */
 static pid_t start_nbdkit(const char *sock, const char *const *args)
 {
+	char pidfile[300];
 	if (system("command -v nbdkit >/dev/null 2>&1"))
 		return -1;
+	snprintf(pidfile, sizeof pidfile, "%s.pid", sock);
 	unlink(sock);
+	unlink(pidfile);
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		const char *argv[16] = {"nbdkit", "-U", sock, "-f"};
-		int n = 4;
+		const char *argv[16] = {"nbdkit", "-U", sock, "-P", pidfile, "-f"};
+		int n = 6;
 		for (int i = 0; args[i] && n < 15; i++)
 			argv[n++] = args[i];
 		argv[n] = NULL;
 		execvp("nbdkit", (char **)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && access(sock, F_OK); i++)
+	for (int i = 0; i < 500 && access(pidfile, F_OK); i++)
 		usleep(10000);
-	return access(sock, F_OK) ? -1 : pid;
+	return access(pidfile, F_OK) ? -1 : pid;
 }
 
 /* Stop nbdkit. */
@@ -419,7 +394,5 @@ int main(void)
 	snprintf(uri, sizeof uri, "rm -rf '%s'", dir);
 	if (system(uri))
 		fprintf(stderr, "cleanup failed\n");
-	if (failures)
-		fprintf(stderr, "%d checks failed\n", failures);
-	return failures ? 1 : 0;
+	return check_done();
 }

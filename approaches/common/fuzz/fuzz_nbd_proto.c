@@ -1,7 +1,8 @@
 /*
  * fuzz_nbd_proto.c - libFuzzer target for the pure parsers in nbd_proto.c:
  * option and request headers, request validation against an export size
- * and flags taken from the input, and INFO/GO payloads.
+ * and flags taken from the input, the reply header for that request, and
+ * INFO/GO payloads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (v == NBD_REQ_ERROR && err == 0)
 				abort();
+			unsigned char reply[NBD_REPLY_HDR_MAX];
+			size_t len = nbd_encode_reply(reply, data[NBD_REQUEST_LEN + 10] & 2, &r, err);
+			if (len > sizeof reply || nbd_get64(reply + 8) != r.handle)
+				abort(); /* a reply header too long or for another request */
 		}
 	}
 	char name[NBD_MAX_STRING + 1];

@@ -1,93 +1,85 @@
 /*
- * fuzz_nbd_server.c - libFuzzer target: the input is everything a client
- * sends (handshake, options, transmission requests and payloads), fed to a
- * real server connection over a socketpair with a 1 MiB memory backend
- * (odd-sized inputs: worker-pool mode; even-sized: inline mode).
- * Replies are drained and discarded; the sanitizers and the server's own
- * range checks catch the bugs.
+ * fuzz_nbd_server.c - libFuzzer target for the NBD server's connection
+ * state machine (handshake, options, requests, payloads): everything a
+ * client can send, fed to a server connection over memory on this thread
+ * (nbd_server_serve_memory): the code that serves sockets, without a
+ * socket, a thread or a syscall per input.
+ *
+ * Input: one mode byte, then the client's byte stream.
+ *   mode bit 0: 0 inline mode (1 MiB memory backend, batched replies),
+ *               1 worker mode (one worker, 64 KiB memory backend split
+ *               into 4 KiB server-side chunks, a buffer per request)
+ *   mode bit 1: read-only export
+ *   mode bit 2: TLS required (PSK; STARTTLS fails at once over memory, so
+ *               this covers the refusals before it)
+ * Replies are counted and dropped. Besides the sanitizers, every input
+ * checks that the server sent its greeting and that the connection is no
+ * longer counted once it ended.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "backend.h"
 #include "log.h"
-#include "nbd_server.h"
+#include "nbd_server_int.h"
+#include "tls.h"
 
-static struct backend *backend;
-static struct nbd_server *pool_server;   /* 2 workers per connection */
-static struct nbd_server *inline_server; /* 1 thread, batched I/O */
+#define NMODES 8
 
-/* One server for the whole run. */
+static struct nbd_server *servers[NMODES];
+
+/* Make the server for one mode (see above). */
+static struct nbd_server *mode_server(int mode, struct backend *inline_b, struct backend *worker_b,
+				      struct tls_config *tls, struct err *e)
+{
+	struct nbd_server_opts o = {.workers = 1, .export_name = "fuzz"};
+	o.chunk_size = mode & 1 ? 4096 : 0;
+	o.readonly = !!(mode & 2);
+	o.tls = mode & 4 ? tls : NULL;
+	return nbd_server_new(mode & 1 ? worker_b : inline_b, &o, e);
+}
+
+/* Every server for the whole run. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	static const unsigned char key[16] = "fuzz-psk-key-16b";
 	struct err e = {0};
 	log_verbose = 0;
-	backend = backend_memory_new(1 << 20, &e);
-	struct nbd_server_opts o = {.workers = 2, .export_name = "fuzz"};
-	pool_server = backend ? nbd_server_new(backend, &o, &e) : NULL;
-	o.workers = 1;
-	inline_server = pool_server ? nbd_server_new(backend, &o, &e) : NULL;
-	if (!inline_server) {
-		fprintf(stderr, "fuzz setup: %s\n", e.msg);
+	struct backend *inline_b = backend_memory_new(1 << 20, &e);
+	struct backend *worker_b = inline_b ? backend_memory_new(64 << 10, &e) : NULL;
+	struct tls_opts to = {.psk_user = "fuzz", .psk_key = key, .psk_len = sizeof key};
+	struct tls_config *tls = NULL;
+	if (tls_available() && worker_b)
+		tls = tls_config_new(&to, &e);
+	for (int m = 0; m < NMODES && worker_b && (tls || !tls_available()); m++) {
+		servers[m] = mode_server(m, inline_b, worker_b, tls, &e);
+		if (!servers[m])
+			break;
+	}
+	if (!servers[NMODES - 1]) {
+		fprintf(stderr, "fuzz setup: %s\n", e.set ? e.msg : "failed");
 		abort();
 	}
 	return 0;
 }
 
-/* Send data as one client connection, drain replies until the server closes. */
+/* Serve one client stream. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int sv[2];
-	struct err e = {0};
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+	if (size < 1)
 		return 0;
-	/* Odd-sized inputs exercise the worker pool, even-sized ones inline mode. */
-	struct nbd_server *server = size % 2 ? pool_server : inline_server;
-	if (nbd_server_serve_fd(server, sv[0], &e)) {
-		close(sv[1]);
-		return 0;
+	struct nbd_server *s = servers[data[0] % NMODES];
+	uint64_t sent = nbd_server_serve_memory(s, data + 1, size - 1);
+	if (sent < 18) {
+		fprintf(stderr, "the server sent %llu bytes, less than its greeting\n", (unsigned long long)sent);
+		abort();
 	}
-	int fd = sv[1];
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	size_t sent = 0;
-	int write_open = 1;
-	static unsigned char sink[1 << 16];
-	for (;;) {
-		if (write_open && sent == size) {
-			shutdown(fd, SHUT_WR);
-			write_open = 0;
-		}
-		struct pollfd p = {fd, (short)(POLLIN | (write_open ? POLLOUT : 0)), 0};
-		int rc = poll(&p, 1, 30000);
-		if (rc < 0 && errno == EINTR)
-			continue; /* libFuzzer's timer signal */
-		if (rc <= 0) {
-			fprintf(stderr, "server did not answer or close for 30 s (sent %zu of %zu bytes)\n", sent, size);
-			abort(); /* the server hung */
-		}
-		if (p.revents & POLLIN) {
-			ssize_t n = recv(fd, sink, sizeof sink, 0);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-				break;
-		}
-		if (write_open && (p.revents & POLLOUT)) {
-			ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
-			if (n > 0)
-				sent += (size_t)n;
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				write_open = 0; /* server closed its side early */
-		}
-		if (p.revents & (POLLHUP | POLLERR) && !(p.revents & POLLIN))
-			break;
+	if (atomic_load(&s->connections_active) || atomic_load(&s->open_conns)) {
+		fprintf(stderr, "a finished connection is still counted\n");
+		abort();
 	}
-	close(fd);
 	return 0;
 }

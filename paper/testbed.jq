@@ -1,0 +1,50 @@
+# testbed.jq - the paper's testbed section, from the header records
+# ("type": "header") that start every results file: one row per distinct
+# machine and build (testbed A, B, ...), then one row per file saying which
+# testbed made it, how, and which figures and tables it feeds.
+#
+#   jq -n -r --argjson uses USES --arg base DIR -f paper/testbed.jq FILES...
+#
+# USES: {"FILE": ["figure x", "table y", ...]} (paper/build.sh works it out
+# by running each extractor on each file alone); DIR is cut from file names.
+def where:
+  if .vm == "none" then "native"
+  elif .vm != null then "VM lab (QEMU \(.vm))"
+  elif (.cpu_model // "" | test("QEMU")) then "VM lab (inferred)"
+  else "native (inferred)" end;
+def gib: if . == null then "?" else "\(. / 1073741824 | round) GiB" end;
+def q: if . == null or . == "" then "?" else tostring end;
+def machine: {host, kernel, cpu_model, ncpu, mem_bytes, compiler, cflags, build_type,
+              netem_driver, vm, memsync_version, git_commit, w: where};
+[ inputs | {f: (input_filename | ltrimstr($base) | ltrimstr("/")), r: .} ] as $all
+| ($all | map(.f) | unique) as $paths
+# The directory every file is under, said once; the table names the rest.
+| ($paths | map(split("/")[:-1]) | reduce .[1:][] as $d (.[0] // [];
+    . as $p | [range(0; [length, ($d | length)] | min) | select($p[:. + 1] == $d[:. + 1])] | $p[:length])
+  | join("/")) as $dir
+| def short: if $dir == "" then . else ltrimstr($dir + "/") end;
+  ($paths | map(short)) as $files
+| ($all | map(select(.r.type == "header"))) as $heads
+| ($heads | map(.r | machine) | unique) as $machines
+| def letter($m): [$machines | index([$m]) | . + 65] | implode;
+  "The machines and builds the results came from, as their header records say",
+  "(\"inferred\": an older header without the `vm` field, judged by its CPU model):",
+  "",
+  "| testbed | where | host | kernel | CPU | memory | build | link driver | memsync (commit) |",
+  "|---|---|---|---|---|---:|---|---|---|",
+  ($machines[] as $m
+   | "| \(letter($m)) | \($m.w) | \($m.host | q) | \($m.kernel | q) | \($m.cpu_model | q) x \($m.ncpu | q) | \($m.mem_bytes | gib) | \($m.build_type | q), \($m.compiler | q), `\($m.cflags | q | ltrimstr(" "))` | \($m.netem_driver | q) | \($m.memsync_version | q) (`\($m.git_commit | q)`) |"),
+  "",
+  "Each result file, the testbed and command that made it, the load average when it",
+  "started (1 min; other jobs on the machine), and the figures and tables it feeds\(if $dir != "" then " (files under `\($dir)/`)" else "" end):",
+  "",
+  "| file | testbed | made (UTC) | by | load | feeds |",
+  "|---|---|---|---|---:|---|",
+  ($files[] as $f
+   | ($heads | map(select((.f | short) == $f) | .r)) as $h
+   | if ($h | length) == 0 then
+       "| `\($f)` | <span class=\"noheader\">no header record</span> | - | - | - | \($uses[$dir + (if $dir == "" then "" else "/" end) + $f] // [] | join(", ") | if . == "" then "-" else . end) |"
+     else
+       ($h | map(select(.bench != null)) | first // $h[0]) as $h0
+       | "| `\($f)` | \($h | map(machine | letter(.)) | unique | join(", ")) | \($h0.date | q | sub("T"; " ") | rtrimstr("Z")) | \(if $h0.bench then "bench \($h0.bench)\(if ($h0.params.quick // false) == true or $h0.params.quick == "true" then " --quick" else "" end)" else "`memsync \($h0.command | q | sub(" --out [^ ]*"; ""))`" end) | \($h0.loadavg["1min"] // null | if . == null then "?" else (. * 100 | round / 100) end) | \($uses[$dir + (if $dir == "" then "" else "/" end) + $f] // [] | join(", ") | if . == "" then "-" else . end) |"
+     end)

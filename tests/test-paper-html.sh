@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# test-paper-html.sh - the paper as a reader gets it: build it from the
+# committed reference results (paper/build.sh: md, html, pdf), open
+# paper.html in headless Chromium with a check script added, and require
+# that every figure loaded (natural width > 0), every table has rows, and no
+# "no data" placeholder is left. Keeps a full-page screenshot in
+# paper/out/paper.png. Skips (77) only when Chromium cannot be installed.
+. "$(dirname "$0")/functions.sh"
+requires jq gnuplot
+src=$MEMSYNC_SRC
+out=$src/paper/out
+
+# Chromium and pandoc are Debian packages: install them when missing.
+if ! command -v chromium >/dev/null || ! command -v pandoc >/dev/null; then
+	[ "$(id -u)" = 0 ] || skip "chromium/pandoc missing and not root to install them"
+	apt-get install -y -o DPkg::Lock::Timeout=120 chromium pandoc >"$TMPDIR_TEST/apt.log" 2>&1 ||
+		skip "chromium/pandoc cannot be installed: $(tail -2 "$TMPDIR_TEST/apt.log")"
+fi
+
+"$src/paper/build.sh" "$src/results/reference" >"$TMPDIR_TEST/build.log" 2>&1 ||
+	fail "paper/build.sh results/reference: $(tail -5 "$TMPDIR_TEST/build.log")"
+for f in paper.md paper.html paper.pdf; do
+	[ -s "$out/$f" ] || fail "paper/out/$f missing or empty"
+done
+[ "$(head -c 5 "$out/paper.pdf")" = "%PDF-" ] || fail "paper.pdf is not a PDF"
+grep -n 'no results for table\|has no data in the results' "$out/paper.md" &&
+	fail "placeholders left in paper.md for the reference results (above)"
+figures=$(grep -c '^<!-- figure: ' "$src/paper/paper.md")
+tables=$(grep -c '^<!-- table: ' "$src/paper/paper.md")
+
+# The check runs in the page once it has loaded and writes one line into it.
+cat >"$TMPDIR_TEST/check.js" <<'EOF'
+<script>
+window.addEventListener('load', function () {
+	var imgs = Array.from(document.images);
+	var broken = imgs.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
+		.map(function (i) { return i.alt || 'image'; });
+	var tables = Array.from(document.querySelectorAll('table'));
+	var empty = tables.filter(function (t) { return t.querySelectorAll('tbody tr').length === 0; }).length;
+	var line = document.createElement('pre');
+	line.id = 'memsync-check';
+	line.textContent = 'CHECK images=' + imgs.length + ' broken=' + broken.length +
+		' tables=' + tables.length + ' empty=' + empty +
+		' nodata=' + document.querySelectorAll('.nodata').length +
+		' height=' + document.documentElement.scrollHeight + ' END broken: ' + broken.join('; ');
+	document.body.appendChild(line);
+});
+</script>
+EOF
+sed '/<\/body>/e cat '"$TMPDIR_TEST/check.js" "$out/paper.html" >"$TMPDIR_TEST/check.html"
+. "$src/paper/chromium.sh"
+PAPER_CHROMIUM_LOG=$TMPDIR_TEST/chromium.log paper_chromium --virtual-time-budget=10000 --dump-dom \
+	"file://$TMPDIR_TEST/check.html" >"$TMPDIR_TEST/dom.html" ||
+	fail "chromium --dump-dom failed: $(tail -3 "$TMPDIR_TEST/chromium.log")"
+check=$(grep -o 'id="memsync-check">CHECK [^<]*' "$TMPDIR_TEST/dom.html") || fail "the check script did not run (no CHECK line in the DOM)"
+echo "$check"
+val() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" <<<"$check"; }
+[ "$(val images)" -ge "$figures" ] || fail "$(val images) images in the page, paper.md has $figures figures"
+[ "$(val broken)" = 0 ] || fail "figures that did not load: ${check#*END broken: }"
+[ "$(val tables)" -ge "$tables" ] || fail "$(val tables) tables in the page, paper.md has $tables"
+[ "$(val empty)" = 0 ] || fail "$(val empty) table(s) without rows"
+[ "$(val nodata)" = 0 ] || fail "$(val nodata) 'no data' placeholder(s) in the page"
+
+# A full-page screenshot: the window as tall as the page.
+height=$(val height)
+[ "$height" -gt 1000 ] || fail "page height $height px: too short for the paper"
+rm -f "$out/paper.png"
+PAPER_CHROMIUM_LOG=$TMPDIR_TEST/chromium.log paper_chromium --virtual-time-budget=10000 \
+	--window-size="1200,$height" --screenshot="$out/paper.png" "file://$out/paper.html" ||
+	fail "chromium --screenshot failed: $(tail -3 "$TMPDIR_TEST/chromium.log")"
+[ -s "$out/paper.png" ] || fail "no screenshot"
+echo "paper: $figures figures and $tables tables checked in Chromium; screenshot $out/paper.png (1200x$height)"
