@@ -10,6 +10,7 @@
 #                                DIR/data (PUT/DELETE, create_full_put_path)
 #   stores_stop                  stop every store started here (call it from
 #                                the caller's EXIT trap)
+#   stores_free_port             print a loopback TCP port nothing answers on
 # $stores_ns, when set, is the network namespace to start them in. Each
 # start waits until the port answers and sets $stores_pid; it returns 1
 # with the server's log on stderr when the server does not come up.
@@ -79,6 +80,17 @@ CONF
 	stores_pid=$!
 	stores_pids+=("$stores_pid")
 	stores_wait "$addr" "$port" "$stores_pid" "$dir/error.log"
+}
+
+# A random port in 20000-59999 that nothing on 127.0.0.1 answers on.
+stores_free_port() {
+	local i p
+	for i in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+	done
+	echo "stores: no free port found" >&2
+	return 1
 }
 
 # Stop every store started here.
