@@ -24,10 +24,19 @@ done
 . "$MEMSYNC_SRC/harness/bench/stores.sh"
 cleanup_fn stores_stop
 T=$TMPDIR_TEST
-RP=$(stores_free_port) && stores_redis "$T/redis" 127.0.0.1 "$RP" || fail "redis-server did not start"
-REDIS_PID=$stores_pid
-HP=$(stores_free_port) && stores_nginx "$T/nginx" 127.0.0.1 "$HP" || fail "nginx did not start"
-NGINX_PID=$stores_pid
+# Start store $1 (redis|nginx) on a free port, three tries; sets PORT_OUT and PID_OUT.
+start_store() {
+	local try
+	for try in 1 2 3; do
+		PORT_OUT=$(stores_free_port) || break
+		if "stores_$1" "$T/$1" 127.0.0.1 "$PORT_OUT"; then PID_OUT=$stores_pid; return 0; fi
+	done
+	fail "$1 did not start"
+}
+start_store redis
+RP=$PORT_OUT REDIS_PID=$PID_OUT
+start_store nginx
+HP=$PORT_OUT NGINX_PID=$PID_OUT
 
 # 1. the unit test's live part
 MEMSYNC_TEST_REDIS=redis:127.0.0.1:$RP MEMSYNC_TEST_HTTP=http://127.0.0.1:$HP/unit "$UNIT" ||

@@ -109,15 +109,26 @@ spec_of() {
 	esac
 }
 
+# Start store $1 (redis|nginx) on a free port (three tries: a port can be
+# taken between the check and the bind); sets store_port.
+start_store() {
+	local try
+	for try in 1 2 3; do
+		store_port=$(stores_free_port)
+		if "stores_$1" "$work/$1" "$addr" "$store_port"; then return 0; fi
+	done
+	echo "backends.sh: $1 did not start" >&2
+	return 1
+}
+
 # Start the stores and one server per backend, fill each; sets uri[kind].
 declare -A uri
 start_all() {
 	local kind port
 	work=$(mktemp -d /tmp/memsync-backends.XXXXXX)
 	stores_ns=$server_ns
-	redis_port=$(stores_free_port) http_port=$(stores_free_port)
-	[[ " ${backends[*]} " != *" redis "* ]] || stores_redis "$work/redis" "$addr" "$redis_port"
-	[[ " ${backends[*]} " != *" http "* ]] || stores_nginx "$work/nginx" "$addr" "$http_port"
+	if [[ " ${backends[*]} " == *" redis "* ]]; then start_store redis; redis_port=$store_port; fi
+	if [[ " ${backends[*]} " == *" http "* ]]; then start_store nginx; http_port=$store_port; fi
 	for kind in "${backends[@]}"; do
 		port=$(stores_free_port)
 		if [ "$kind" = nbdkit ]; then spawn_server nbdkit -f -i "$addr" -p "$port" memory "$export_size"

@@ -11,6 +11,7 @@
 #   stores_stop                  stop every store started here (call it from
 #                                the caller's EXIT trap)
 #   stores_free_port             print a loopback TCP port nothing answers on
+#                                (a start may still lose a race for it: retry)
 # $stores_ns, when set, is the network namespace to start them in. Each
 # start waits until the port answers and sets $stores_pid; it returns 1
 # with the server's log on stderr when the server does not come up.
@@ -82,11 +83,14 @@ CONF
 	stores_wait "$addr" "$port" "$stores_pid" "$dir/error.log"
 }
 
-# A random port in 20000-59999 that nothing on 127.0.0.1 answers on.
+# A random port below the kernel's ephemeral range (outgoing connections
+# take those) that nothing on 127.0.0.1 answers on.
 stores_free_port() {
-	local i p
+	local i p lo
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 12000 ] || lo=32768
 	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
 	done
 	echo "stores: no free port found" >&2
