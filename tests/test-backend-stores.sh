@@ -95,7 +95,7 @@ for spec in "redis:127.0.0.1:$RP:1M:timeout=2" "http://127.0.0.1:$HP/stopped:1M:
 	out=$(timeout 30 "$SERVE" --listen 127.0.0.1:0 --backend "$spec" 2>&1) || rc=$?
 	[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "$spec on a stopped store: exit $rc: $out"
 	[ $(($(date +%s) - t0)) -le 15 ] || fail "$spec: took more than 15 s to give up"
-	echo "$out" | grep -qE 'redis 127.0.0.1:[0-9]+: PING|http GET http://127.0.0.1:[0-9]+/stopped/0000000000000000: Timeout' ||
+	echo "$out" | grep -qE 'redis 127.0.0.1:[0-9]+: PING: no answer within 2 s|http GET http://127.0.0.1:[0-9]+/stopped/0000000000000000: Timeout' ||
 		fail "$spec: unclear message: $out"
 	echo "ok: stopped store: $(echo "$out" | tail -1)"
 done

@@ -41,6 +41,16 @@ static void redis_conn_free(void *c)
 	redisFree(c);
 }
 
+/* Why c failed, in words (a timeout says which limit it hit). */
+static const char *redis_why(const struct redis_backend *r, const redisContext *c, char *buf, size_t len)
+{
+	if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable"))
+		snprintf(buf, len, "no answer within %d s (timeout=)", r->o.timeout_s);
+	else
+		snprintf(buf, len, "%s", c->errstr[0] ? c->errstr : "connection lost");
+	return buf;
+}
+
 /* A new connection with the I/O timeout set. */
 static redisContext *redis_connect(struct redis_backend *r, struct err *e)
 {
@@ -97,7 +107,8 @@ static int redis_reply(struct redis_backend *r, redisContext *c, enum redis_op o
 	void *v = NULL;
 	if (redisGetReply(c, &v) != REDIS_OK) {
 		*io = 1;
-		return net_fail(e, "redis %s: %s", r->where, c->errstr[0] ? c->errstr : "connection lost");
+		char why[128];
+		return net_fail(e, "redis %s: %s", r->where, redis_why(r, c, why, sizeof why));
 	}
 	redisReply *rep = v;
 	int rc = 0;
@@ -256,8 +267,9 @@ struct backend *backend_redis_open(const char *spec, struct err *e)
 	redisContext *c = redis_connect(r, e);
 	redisReply *rep = c ? redisCommand(c, "PING") : NULL;
 	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		char why[128];
 		if (c)
-			net_fail(e, "redis %s: PING: %s", r->where, rep ? rep->str : c->errstr);
+			net_fail(e, "redis %s: PING: %s", r->where, rep ? rep->str : redis_why(r, c, why, sizeof why));
 		freeReplyObject(rep);
 		redisFree(c);
 		redis_close(&r->b);
