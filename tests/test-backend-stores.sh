@@ -82,8 +82,8 @@ for spec in "redis:127.0.0.1:$RP:64M:chunk=256K:prefix=e2e-" "redis+unix:$T/redi
 	echo "ok: $spec served by memsync-serve, 64 MiB round trip"
 done
 # the chunks really are in the stores
-redis-cli -p "$RP" --raw GET e2e-0000000000000003 | head -c 262144 | cmp - "$T/chunk3.bin" ||
-	fail "redis key e2e-0000000000000003 is not chunk 3"
+redis-cli -p "$RP" --raw GET e2e-0000000000000003 >"$T/key3.bin" || fail "redis-cli GET"
+cmp -n 262144 "$T/key3.bin" "$T/chunk3.bin" || fail "redis key e2e-0000000000000003 is not chunk 3"
 [ "$(redis-cli -p "$RP" STRLEN e2u-00000000000000ff)" = 262144 ] || fail "redis key e2u-...ff missing"
 cmp "$T/nginx/data/e2e/0000000000000003" "$T/chunk3.bin" || fail "nginx object e2e/0000000000000003 is not chunk 3"
 

@@ -270,9 +270,9 @@ static void http_global_init(void)
 /* Split "http://HOST[:PORT]/PATH:REST" into hb->base; returns REST. */
 static const char *http_parse_base(struct http_backend *hb, const char *spec, struct err *e)
 {
-	const char *host = strstr(spec, "://") + 3, *path = strchr(host, '/');
+	const char *host = strstr(spec, "://"), *path = host ? strchr(host + 3, '/') : NULL;
 	const char *colon = path ? strchr(path, ':') : NULL;
-	if (!path || path == host || !colon || colon == path + 1)
+	if (!path || path == host + 3 || !colon || colon == path + 1)
 		return err_set(e, "bad backend spec '%s': expected http://HOST:PORT/PATH:SIZE", spec), NULL;
 	size_t bl = (size_t)(colon - spec);
 	while (bl > 0 && spec[bl - 1] == '/')

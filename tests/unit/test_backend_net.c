@@ -163,7 +163,8 @@ int main(void)
 	static const char *bad[] = {"redis:", "redis:host", "redis:host:0:1M", "redis:host:6379",
 				    "redis:host:6379:0", "redis:host:6379:1M:chunk=0", "redis:host:6379:1M:foo=1",
 				    "redis:host:6379:1M:timeout=0", "redis+unix::1M", "http://", "http://h:1/",
-				    "http://h:1/p", "http://h:1/p:1M:chunk", "http://h:1:1M"};
+				    "http://h:1/p", "http://h:1/p:1M:chunk", "http://h:1:1M", "http:h/p:1M",
+				    "http:1M", "https://h/:1M"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		refuse(bad[i], "bad backend spec", 1);
 	refuse("redis:127.0.0.1:1:1M:timeout=2", "redis 127.0.0.1:1: connect", 5);
