@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: where the remote copy lives: memory, file, dir, Redis, an HTTP object store (nginx WebDAV) behind memsync-serve, and nbdkit's memory plugin; first-chunk latency and read throughput vs pull workers, local and wan
-# runtime: about 10 minutes (quick: about 2 minutes); wan needs memsync-net and root
+# runtime: about 10 minutes (quick: about 2 minutes, of which wan 1.5); wan needs memsync-net and root
 #
 # The thesis kept the remote copy in memory, a file, a directory, Redis, S3
 # and Cassandra. Here memsync-serve exports the same region from each of
@@ -156,7 +156,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR
 # Bytes to read per throughput run on this profile.
 total_for() {
 	local t=256
-	[ "$profile" = local ] || t=128
+	[ "$profile" = local ] || t=64
 	[ "$quick" = 1 ] && t=$((t / 8))
 	echo "${t}M"
 }
