@@ -28,6 +28,7 @@
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/stores.sh"
+. "$(dirname "$0")/hosts.sh"
 quick=${MEMSYNC_QUICK:-0}
 profiles="local wan" workers_list="1 2 4 8 16"
 [ "$quick" = 1 ] && workers_list="1 4 16"
@@ -62,41 +63,17 @@ else backends+=(http); fi
 if command -v nbdkit >/dev/null; then backends+=(nbdkit); else echo "backends.sh: nbdkit missing: nbdkit skipped" >&2; fi
 
 state=$(mktemp -u /tmp/memsync-backends-bench.XXXXXX)
-work=
-pids=()
+work= server_ns= client_ns=
 # Stop the servers, the stores and the emulated network.
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	stop_servers
 	stores_stop
-	wait 2>/dev/null || true
 	[ -f "$state" ] && "$net" down --state "$state" >/dev/null 2>&1
 	[ -z "$work" ] || rm -rf "$work"
 	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Run a command on the client host (netns) or locally.
-on_client() { if [ -n "$client_ns" ]; then ip netns exec "$client_ns" "$@"; else "$@"; fi; }
-
-# Start a server in the background on the server host; its pid goes to pids.
-spawn_server() {
-	if [ -n "$server_ns" ]; then ip netns exec "$server_ns" "$@" &
-	else "$@" & fi
-	pids+=($!)
-}
-
-# Wait until an NBD server answers at URI.
-wait_ready() {
-	local i
-	for i in $(seq 300); do
-		on_client nbdinfo --size "$1" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "backends.sh: no server at $1" >&2
-	return 1
-}
 
 # The memsync-serve backend spec of a kind (stores on $addr).
 spec_of() {
@@ -121,6 +98,21 @@ start_store() {
 	return 1
 }
 
+# Start the server of one backend on a free port (three tries, as for the
+# stores); sets uri[kind].
+start_backend() {
+	local kind=$1 try port
+	for try in 1 2 3; do
+		port=$(stores_free_port)
+		if [ "$kind" = nbdkit ]; then spawn_server nbdkit -f -i "$addr" -p "$port" memory "$export_size"
+		else spawn_server "$serve" --listen "$addr:$port" --backend "$(spec_of "$kind")" -q; fi
+		uri[$kind]=nbd://$addr:$port/
+		wait_ready "${uri[$kind]}" && return 0
+		kill "${pids[-1]}" 2>/dev/null || true
+	done
+	return 1
+}
+
 # Start the stores and one server per backend, fill each; sets uri[kind].
 declare -A uri
 start_all() {
@@ -130,28 +122,18 @@ start_all() {
 	if [[ " ${backends[*]} " == *" redis "* ]]; then start_store redis; redis_port=$store_port; fi
 	if [[ " ${backends[*]} " == *" http "* ]]; then start_store nginx; http_port=$store_port; fi
 	for kind in "${backends[@]}"; do
-		port=$(stores_free_port)
-		if [ "$kind" = nbdkit ]; then spawn_server nbdkit -f -i "$addr" -p "$port" memory "$export_size"
-		else spawn_server "$serve" --listen "$addr:$port" --backend "$(spec_of "$kind")" -q; fi
-		uri[$kind]=nbd://$addr:$port/
-		wait_ready "${uri[$kind]}"
+		start_backend "$kind"
 		on_client "$client" --uri "${uri[$kind]}" --op write --bs "$chunk" --total "$export_size" --inflight 16 --nconn 4 >/dev/null
 	done
 }
 
 # Stop everything start_all started.
 stop_all() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	stop_servers
 	stores_stop
-	wait 2>/dev/null || true
-	pids=()
 	[ -z "$work" ] || rm -rf "$work"
 	work=
 }
-
-# Median of numbers on stdin.
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Bytes to read per throughput run on this profile.
 total_for() {
