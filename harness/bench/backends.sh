@@ -194,23 +194,16 @@ emit_row() {
 # Stop the profile's servers and its emulated link.
 profile_teardown() {
 	stop_all
-	[ ! -f "$state" ] || "$net" down --state "$state" >/dev/null 2>&1 || true
+	hosts_down
 }
 
 # Every row on one profile (in bench_run's subshell, which tears down however it ends).
 measure_profile() {
-	local up w
-	profile=$1 server_ns= client_ns= pids=()
+	local w
+	profile=$1 pids=()
 	trap profile_teardown EXIT
 	trap 'exit 130' INT TERM
-	if [ "$profile" = local ]; then
-		addr=127.0.0.1
-	else
-		up=$("$net" up --profile "$profile" --state "$state")
-		eval "$up"
-		server_ns=$MEMSYNC_NET_H0_NETNS client_ns=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H0_ADDR
-		echo "backends.sh: profile $profile: driver $MEMSYNC_NET_DRIVER, server $addr" >&2
-	fi
+	hosts_up "$profile"
 	start_all
 	measure_row 0
 	emit_row 0

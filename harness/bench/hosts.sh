@@ -10,7 +10,25 @@
 #   stop_servers          kill every pid in pids, wait for those (only), empty pids
 #   wait_ready URI        wait (up to 15 s) until an NBD server answers at URI
 #   median                the median of the numbers on stdin (0 if none)
+#   hosts_up PROFILE      local: this host, addr 127.0.0.1; any other profile:
+#                         memsync-net's emulated link (state file $state), server
+#                         on host 0 (server_ns, addr), client on host 1 (client_ns)
+#   hosts_down            take the emulated link down, if up
 pids=()
+
+# The hosts of a profile: sets server_ns, client_ns and addr (the server's address).
+hosts_up() {
+	local up
+	server_ns= client_ns= addr=127.0.0.1
+	[ "$1" != local ] || return 0
+	up=$("$MEMSYNC_BUILD/memsync-net" up --profile "$1" --state "$state")
+	eval "$up"
+	server_ns=$MEMSYNC_NET_H0_NETNS client_ns=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H0_ADDR
+	echo "$bench_name bench: profile $1: driver $MEMSYNC_NET_DRIVER, server $addr" >&2
+}
+
+# Take down what hosts_up made.
+hosts_down() { [ ! -f "$state" ] || "$MEMSYNC_BUILD/memsync-net" down --state "$state" >/dev/null 2>&1 || true; }
 
 # Run a command on the client host (netns) or locally.
 on_client() { if [ -n "$client_ns" ]; then ip netns exec "$client_ns" "$@"; else "$@"; fi; }
