@@ -9,10 +9,10 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$SRC"
 
 # Packages, by what needs them.
-PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
+PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev libhiredis-dev libcurl4-gnutls-dev"
 PKGS_RUN="jq gnuplot-nox iproute2 kmod fuse3 nbdkit libnbd-bin rsync"
 PKGS_PAPER="pandoc chromium"
-PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3"
+PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3 redis-server nginx"
 
 usage() {
 	cat <<'EOF'
