@@ -7,13 +7,14 @@
 
 #include "approach.h"
 
-extern const struct approach_ops memory_ops, disk_ops, uffd_ops, delta_ops, nbd_ops;
+extern const struct approach_ops memory_ops, disk_ops, uffd_ops, delta_ops, fuse_ops, nbd_ops;
 
 const struct approach_ops *const approach_registry[] = {
 	&memory_ops,
 	&disk_ops,
 	&uffd_ops,
 	&delta_ops,
+	&fuse_ops,
 	&nbd_ops,
 	NULL,
 };

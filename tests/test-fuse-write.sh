@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# fuse writes: every write workload on both mount styles in every prefetch
+# mode, then the background push, write-through (writeback=off), a file
+# cache and spliced requests. The workload msyncs, sync() makes the writes
+# durable; the harness verifies the mapping and the remote copy.
+. "$(dirname "$0")/functions.sh"
+requires_root
+requires jq
+requires_approach fuse
+out=$TMPDIR_TEST/w.jsonl
+wd=$TMPDIR_TEST/work
+mkdir -p "$wd"
+run() { memsync_run_logged "$out" -a fuse --workdir "$wd" "$@"; }
+for m in direct managed; do
+	for p in off readahead notify_store; do
+		run -w seq-write,rand-write,mixed,hotset-rw -s 32M -o mount=$m -o prefetch=$p
+	done
+done
+run -w rand-write-1pct,mixed -s 32M -o chunk=4k -o push_interval=50ms
+run -w seq-write,rand-write -s 32M -o mount=direct -o writeback=off
+run -w seq-write,mixed -s 32M -o writeback=off -o cache=file -o splice=all
+n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
+[ "$n" = 30 ] || fail "expected 30 scenario records, got $n"
+bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true or .verified_remote != "yes"
+	or .approach_stats.bytes_pushed == 0))] | map({workload, options, status, reason})' "$out")
+[ "$bad" = "[]" ] || fail "runs not passed, verified or pushed: $bad"
+! grep -q " $wd/" /proc/mounts || fail "a FUSE mount was left behind: $(grep " $wd/" /proc/mounts)"
+echo "fuse write: $n runs passed, verified locally and on the remote"
