@@ -211,7 +211,7 @@ case $cmd in
 	exit $rc
 	;;
 test)
-	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST $PKGS_PAPER
 	build "$SRC/build-test" -DCMAKE_BUILD_TYPE=Debug -DMEMSYNC_SANITIZE=ON
 	say "running the tests (ctest; integration tests need root)"
 	cd "$SRC/build-test"
