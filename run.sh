@@ -9,10 +9,10 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$SRC"
 
 # Packages, by what needs them.
-PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev"
+PKGS_BUILD="gcc cmake make pkg-config libjansson-dev libnbd-dev libfuse3-dev libxxhash-dev zlib1g-dev libgnutls28-dev libhiredis-dev libcurl4-gnutls-dev"
 PKGS_RUN="jq gnuplot-nox iproute2 kmod fuse3 nbdkit libnbd-bin rsync"
 PKGS_PAPER="pandoc chromium"
-PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3"
+PKGS_TEST="python3-libnbd nbd-client iperf3 iputils-ping gnutls-bin clang qemu-system-x86 busybox-static cpio procps psmisc sqlite3 redis-server nginx"
 
 usage() {
 	cat <<'EOF'
@@ -78,6 +78,8 @@ ensure_packages() {
 # Configure and build into DIR with the given cmake arguments.
 build() {
 	local dir=$1; shift
+	# In the VM lab the tree is read-only: the host built it before starting the VM.
+	[ "${MEMSYNC_IN_VM:-0}" = 1 ] && [ -x "$dir/memsync" ] && return 0
 	mkdir -p "$dir"
 	# Configure every time (fast with a cache): it repairs a directory whose
 	# last configure failed and picks up packages installed since.
@@ -176,9 +178,13 @@ if [ "$vm" = 1 ]; then
 	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
 	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
 	say "running inside the VM lab (TCG: figures are for correctness, not performance)"
+	out=${out:-$(results_dir)} # shared writable with the VM (the rest of the tree is read-only there)
+	mkdir -p "$out"
+	export MEMSYNC_VM_RW="$out${MEMSYNC_VM_RW:+:$MEMSYNC_VM_RW}"
 	vmargs=()
 	[ -n "$cmd" ] && vmargs+=("$cmd")
-	exec "$SRC/harness/vm/vm-run.sh" -- env MEMSYNC_IN_VM=1 "$SRC/run.sh" "${vmargs[@]}" "${args[@]}" \
+	[ "$quick" = 1 ] && passthru+=(--quick)
+	exec "$SRC/harness/vm/vm-run.sh" --timeout "${MEMSYNC_VM_TIMEOUT:-14400}" -- env MEMSYNC_IN_VM=1 "$SRC/run.sh" "${vmargs[@]}" "${args[@]}" \
 		--approach "$approach" --workload "$workload" --profile "$profile" --size "$size" --netem "$netem" \
 		${out:+--out "$out"} "${passthru[@]}"
 fi
@@ -205,7 +211,7 @@ case $cmd in
 	exit $rc
 	;;
 test)
-	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST $PKGS_PAPER
 	build "$SRC/build-test" -DCMAKE_BUILD_TYPE=Debug -DMEMSYNC_SANITIZE=ON
 	say "running the tests (ctest; integration tests need root)"
 	cd "$SRC/build-test"

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "proc.h"
+#include "preflight.h"
 #include "runner_int.h"
 
 #define IDLE_POLL_NS 1000000000ull /* how often --require-idle looks at the load again */

@@ -7,7 +7,7 @@
 
 #include "approach.h"
 
-extern const struct approach_ops memory_ops, disk_ops, uffd_ops, delta_ops, fuse_ops;
+extern const struct approach_ops memory_ops, disk_ops, uffd_ops, delta_ops, fuse_ops, nbd_ops;
 
 const struct approach_ops *const approach_registry[] = {
 	&memory_ops,
@@ -15,6 +15,7 @@ const struct approach_ops *const approach_registry[] = {
 	&uffd_ops,
 	&delta_ops,
 	&fuse_ops,
+	&nbd_ops,
 	NULL,
 };
 

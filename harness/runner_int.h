@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "netem/topology.h"
+#include "preflight.h"
 #include "runner.h"
 
 /* The processes of a scenario. */
@@ -118,24 +119,10 @@ struct scenario_result {
 };
 
 /* runner.c */
-/* Fill the fields of sc that come from the plan (not addresses, ports,
- * workdir, versions: those need the scenario's resources). */
-void scenario_fill(struct scenario *sc, const struct run_plan *p, const struct approach_ops *ops,
-		   const struct workload *wl, const char *profile, int index);
 /* Does the approach have a remote side (a remote process, the network)? */
 int approach_has_remote(const struct approach_ops *ops);
 
-/* preflight.c */
-/* Check the plan before anything starts: options, --workdir, --out (opened
- * for appending into *out; *created says the file is new). -1 with e set:
- * refuse the run (bad input). */
-int preflight_check(const struct run_plan *p, FILE **out, int *created, struct err *e);
-/* --require-idle: wait (bounded) for an idle machine; -1 with e set when it
- * stays busy, or on interruption. */
-int preflight_wait_idle(const struct run_plan *p, struct err *e);
-/* The 1-minute load average now (-1 when unreadable), with a warning on
- * stderr each time the machine turns busier than an idle one. */
-double preflight_load_warn(void);
+/* preflight.c: preflight.h */
 
 /* supervise.c */
 /* Set by SIGINT/SIGTERM in the runner: end the run, record the scenario as interrupted. */

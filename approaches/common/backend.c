@@ -1,5 +1,6 @@
 /* backend.c - memory, file and directory backends (see backend.h). */
 #include "backend.h"
+#include "backend_net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -410,6 +411,10 @@ struct backend *backend_open(const char *spec, struct err *e)
 			return NULL;
 		return backend_memory_new(size, e);
 	}
+	if (!strcmp(kind, "redis") || !strcmp(kind, "redis+unix")) /* backend_net.h */
+		return backend_redis_open(spec, e);
+	if (!strcmp(kind, "http") || !strcmp(kind, "https"))
+		return backend_http_open(spec, e);
 	if (!strcmp(kind, "remote")) /* the rest is a URI, colons and all */
 		return backend_remote_open(spec + 7, e);
 	char *path = rest, *opt = strchr(rest, ':');
@@ -438,7 +443,7 @@ struct backend *backend_open(const char *spec, struct err *e)
 		}
 		return backend_dir_new(path, size, chunk, e);
 	}
-	return err_set(e, "unknown backend kind '%s' (memory, file, dir, remote)", kind), NULL;
+	return err_set(e, "unknown backend kind '%s' (memory, file, dir, remote, redis, redis+unix, http)", kind), NULL;
 }
 
 /* Refuse ranges outside the backend: a last line of defence. */

@@ -1,9 +1,10 @@
 /*
  * managed.c - the managed engine (managed.h): the cache, chunk states,
  * demand reads (fetch at once, or join the fetch in flight), writes into
- * the cache, counters, creation and shutdown, and the engine as a backend.
- * The background pull is in managed_pull.c, pushing in managed_push.c,
- * the shared internals in managed_int.h.
+ * the cache, counters, creation and shutdown. Chunk arrival is in
+ * managed_state.c, the background pull in managed_pull.c, pushing in
+ * managed_push.c, the engine as a backend in managed_backend.c, the shared
+ * internals in managed_int.h.
  */
 #include "managed_int.h"
 
@@ -27,45 +28,6 @@
 #define DEFAULT_INFLIGHT 64
 #define DEFAULT_RETRY_MS 10000
 #define DEFAULT_CLOSE_TIMEOUT_MS 10000
-
-/* Absolute CLOCK_MONOTONIC time ns from now. */
-void managed_deadline(struct timespec *ts, unsigned long long ns_from_now)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	unsigned long long ns = (unsigned long long)ts->tv_nsec + ns_from_now % 1000000000ull;
-	ts->tv_sec += (time_t)(ns_from_now / 1000000000ull + ns / 1000000000ull);
-	ts->tv_nsec = (long)(ns % 1000000000ull);
-}
-
-/* Count one more chunk present (its stripe lock held, right after it was
- * marked present: whoever sees the chunk present through the lock sees
- * the count); 1 when it was the last. */
-static int present_inc_locked(struct managed *m)
-{
-	return atomic_fetch_add(&m->present, 1) + 1 == m->nchunks;
-}
-
-/* The last chunk became present: the pull is done; wake its waiters. */
-static void pull_done_signal(struct managed *m)
-{
-	atomic_store(&m->pull_done_ns, now_ns() - m->t0);
-	pthread_mutex_lock(&m->pull_lock);
-	pthread_cond_broadcast(&m->done_cond);
-	pthread_mutex_unlock(&m->pull_lock);
-}
-
-/* Finish a fetch of chunk c: PRESENT on success, ABSENT on error. */
-void managed_landed(struct managed *m, uint64_t c, int error)
-{
-	struct stripe *s = ch_stripe(m, c);
-	pthread_mutex_lock(&s->lock);
-	ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | (error ? CH_ABSENT : CH_PRESENT)));
-	int last = !error && present_inc_locked(m);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (last)
-		pull_done_signal(m);
-}
 
 /* ---- demand fetches ---- */
 
@@ -235,12 +197,12 @@ static int write_chunk(struct managed *m, uint64_t c, const unsigned char *src, 
 			memcpy(dst, src, clen);
 			pthread_mutex_lock(&s->lock);
 			ch_set(m, c, (uint8_t)((ch_get(m, c) & ~CH_RES) | CH_PRESENT));
-			int last = present_inc_locked(m);
+			int last = managed_present_inc_locked(m);
 			push_mark_dirty_locked(m, c);
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
 			if (last)
-				pull_done_signal(m);
+				managed_pull_done_signal(m);
 			break;
 		}
 		if (res == CH_ABSENT) {
@@ -517,69 +479,4 @@ void managed_close(struct managed *m)
 		return;
 	}
 	managed_free(m);
-}
-
-/* ---- the engine as a backend ---- */
-
-struct managed_backend {
-	struct backend b;
-	struct managed *m;
-};
-
-/* Read through the engine. */
-static int mb_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e)
-{
-	return managed_read(((struct managed_backend *)b)->m, buf, len, off, e);
-}
-
-/* Write through the engine. */
-static int mb_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
-{
-	return managed_write(((struct managed_backend *)b)->m, buf, len, off, e);
-}
-
-/* Push everything and flush the remote. */
-static int mb_flush(struct backend *b, struct err *e)
-{
-	return managed_flush(((struct managed_backend *)b)->m, e);
-}
-
-/* Zero (and trim) by writing zeros in 1 MiB pieces. */
-static int mb_zero(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	static const unsigned char zeros[1 << 20];
-	while (len) {
-		size_t n = len < sizeof zeros ? len : sizeof zeros;
-		if (managed_write(((struct managed_backend *)b)->m, zeros, n, off, e))
-			return -1;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Free the wrapper (the engine stays). */
-static void mb_close(struct backend *b)
-{
-	free(b);
-}
-
-static const struct backend_ops managed_backend_ops = {
-	.kind = "managed", .read = mb_read, .write = mb_write, .flush = mb_flush,
-	.trim = mb_zero, .zero = mb_zero, .close = mb_close,
-};
-
-/* The engine as a backend. */
-struct backend *managed_backend_new(struct managed *m, struct err *e)
-{
-	if (!m)
-		return err_set(e, "managed backend: no engine"), NULL;
-	struct managed_backend *mb = calloc(1, sizeof *mb);
-	if (!mb)
-		return err_errno(e, ENOMEM, "managed backend"), NULL;
-	mb->m = m;
-	mb->b.ops = &managed_backend_ops;
-	mb->b.size = m->size;
-	snprintf(mb->b.spec, sizeof mb->b.spec, "managed:%s", remote_uri(m->r));
-	return &mb->b;
 }

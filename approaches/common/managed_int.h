@@ -132,7 +132,7 @@ struct managed {
 	atomic_ullong bytes_pushed, chunks_pushed, chunks_resent, pushes;
 };
 
-/* ---- managed.c ---- */
+/* ---- managed_state.c ---- */
 
 /* The chunk's state byte (acquire). */
 static inline uint8_t ch_get(struct managed *m, uint64_t c)
@@ -163,6 +163,10 @@ static inline size_t ch_len(const struct managed *m, uint64_t c)
 void managed_deadline(struct timespec *ts, unsigned long long ns_from_now);
 /* Finish a fetch of chunk c: PRESENT on success, ABSENT on error; wakes waiters. */
 void managed_landed(struct managed *m, uint64_t c, int error);
+/* Count one more chunk present (stripe lock held); 1 when it was the last. */
+int managed_present_inc_locked(struct managed *m);
+/* Every chunk is present: record the pull's completion and wake its waiters. */
+void managed_pull_done_signal(struct managed *m);
 
 /* ---- managed_pull.c ---- */
 

@@ -7,7 +7,7 @@
  *   - the remote side is the shared NBD remote side (harness/nbd_side.h):
  *     a memory backend with the version-0 content, served by nbd_server;
  *   - handler=process (default): the workload hands the userfaultfd to the
- *     local process, where the core (uffd_core.h) resolves the faults;
+ *     local process, where the core (uffd_int.h) resolves the faults;
  *   - handler=inprocess: the same core in the workload process
  *     (uffd_inproc.c), the local process forwards sync and close;
  *   - --migrate: post-copy migration (uffd_migrate.c).

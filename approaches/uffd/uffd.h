@@ -1,13 +1,13 @@
 /*
  * uffd.h - the parts of the uffd approach its hooks (uffd.c) dispatch to:
  * the options (uffd_opts.c) and the two modes built on the core
- * (uffd_core.h): the handler in the workload process (uffd_inproc.c) and
+ * (uffd_int.h): the handler in the workload process (uffd_inproc.c) and
  * post-copy migration (uffd_migrate.c).
  */
 #ifndef MEMSYNC_UFFD_H
 #define MEMSYNC_UFFD_H
 
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 /* Where the handler threads run (option handler). */
 enum uffd_handler {

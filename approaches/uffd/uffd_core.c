@@ -3,10 +3,10 @@
  * connect the clients, take the registered region, start the threads (fault
  * handlers, puller, pusher, watchdog) and stop them.
  *
- * Modes plug in through u->hooks (uffd_core.h): a late connection in the
+ * Modes plug in through u->hooks (uffd_int.h): a late connection in the
  * puller thread, and their own teardown inside uffd_stop().
  */
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

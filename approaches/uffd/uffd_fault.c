@@ -12,7 +12,7 @@
  *     unprotected.
  * Every missing fault also feeds the readahead window the puller follows.
  */
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

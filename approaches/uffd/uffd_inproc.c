@@ -6,7 +6,7 @@
  * region->handler_in_workload. The workload maps and registers the region,
  * keeps its userfaultfd and calls workload_attach() (harness hook), which
  * builds the same core the local process would and starts the same threads
- * (uffd_core.h: connections, fault handlers, puller, pusher, watchdog); the
+ * (uffd_int.h: connections, fault handlers, puller, pusher, watchdog); the
  * region is mapped here (u->same_mm), so dirty chunks are read with memcpy
  * instead of process_vm_readv. A control thread listens on a UNIX socket in
  * the scenario's workdir; the local process's sync() forwards to it (one

@@ -13,7 +13,7 @@
  * whose faults pull from the source; after the first fault is resolved
  * (the workload has resumed) the background puller drains the rest.
  *
- * Both sides are the core (uffd_core.h) plus hooks: the destination
+ * Both sides are the core (uffd_int.h) plus hooks: the destination
  * connects late, from the puller thread, once the source listens; the
  * source's export is woken and freed by uffd_stop(). The source listens on
  * the port the runner assigned to migration (sc->mig_port).

@@ -10,7 +10,7 @@
  * (byte offsets, one per line, then linear). Completions install the data
  * with UFFDIO_COPY on the client's poller threads.
  */
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

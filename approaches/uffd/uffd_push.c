@@ -9,7 +9,7 @@
  * region is mapped in this process) and writes them to the remote
  * asynchronously on the background client.
  */
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -8,7 +8,7 @@
  * chunk twice; a fault on a chunk in flight waits for that fetch's
  * UFFDIO_COPY, which wakes every waiter on the range.
  */
-#include "uffd_core.h"
+#include "uffd_int.h"
 
 #include <errno.h>
 #include <sched.h>

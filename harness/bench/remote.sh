@@ -23,6 +23,7 @@
 # options: --profiles LIST (default local,lan,wan)  --workers N (memsync-serve; default 0 = auto)
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/hosts.sh"
 quick=${MEMSYNC_QUICK:-0}
 profiles="local lan wan" workers=0
 while [ $# -gt 0 ]; do
@@ -47,7 +48,7 @@ repeats=5 copy_repeats=5
 export_size=512M
 
 state=$(mktemp -u /tmp/memsync-remote-bench.XXXXXX)
-pids=()
+server_ns= client_ns=
 # Stop the servers and the emulated network.
 cleanup() {
 	local p
@@ -60,30 +61,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Run a command on the client host (netns) or locally.
-on_client() { if [ -n "$client_ns" ]; then ip netns exec "$client_ns" "$@"; else "$@"; fi; }
-
-# Start a server in the background on the server host; its pid goes to pids.
-# (ip netns exec and a plain command both exec, so $! is the server itself.)
-spawn_server() {
-	if [ -n "$server_ns" ]; then ip netns exec "$server_ns" "$@" &
-	else "$@" & fi
-	pids+=($!)
-}
-
 # CPU time of a process so far (utime + stime) in ms.
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
-
-# Wait until an NBD server answers at URI.
-wait_ready() {
-	local i
-	for i in $(seq 200); do
-		on_client nbdinfo --size "$1" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "remote.sh: no server at $1" >&2
-	return 1
-}
 
 # Start both servers on $addr; sets uri_memsync and uri_nbdkit.
 start_servers() {
@@ -101,14 +80,6 @@ start_servers() {
 	fi
 }
 
-# Stop both servers.
-stop_servers() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	pids=()
-}
-
 # Bytes to move per run for a request size on this profile.
 total_for() {
 	local bs=$1 t
@@ -120,9 +91,6 @@ total_for() {
 	[ "$quick" = 1 ] && t=$(((t + 3) / 4))
 	echo "${t}M"
 }
-
-# Median of numbers on stdin.
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # One client run; prints MB/s.
 run_bench() {
@@ -215,24 +183,16 @@ head -c $export_size /dev/urandom >"$fill_file"
 # Stop the profile's servers and its emulated link.
 profile_teardown() {
 	stop_servers
-	[ ! -f "$state" ] || "$net" down --state "$state" >/dev/null 2>&1 || true
+	hosts_down
 }
 
 # Every row on one profile (runs in bench_run's subshell, which stops the
 # servers and the link however it ends).
 measure_profile() {
-	local up
-	profile=$1 server_ns= client_ns= pids=()
+	profile=$1 pids=()
 	trap profile_teardown EXIT
 	trap 'exit 130' INT TERM
-	if [ "$profile" = local ]; then
-		addr=127.0.0.1
-	else
-		up=$("$net" up --profile "$profile" --state "$state")
-		eval "$up"
-		server_ns=$MEMSYNC_NET_H0_NETNS client_ns=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H0_ADDR
-		echo "remote.sh: profile $profile: driver $MEMSYNC_NET_DRIVER, server $addr" >&2
-	fi
+	hosts_up "$profile"
 	start_servers
 	inflight=16
 	[ "$profile" = local ] || inflight=64

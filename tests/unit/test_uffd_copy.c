@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "approaches/uffd/uffd_core.h"
+#include "approaches/uffd/uffd_int.h"
 #include "check.h"
 #include "io.h"
 

@@ -1,5 +1,5 @@
 /*
- * uffd_core.h - the core of the uffd approach: an anonymous region
+ * uffd_int.h - what the parts of the uffd core share: an anonymous region
  * registered with userfaultfd whose faults are resolved from one remote copy
  * served over NBD.
  *
@@ -13,8 +13,8 @@
  * in the workload process, uffd_inproc.c) call it and plug into it through
  * struct uffd_hooks; the core never calls them by name.
  */
-#ifndef MEMSYNC_UFFD_CORE_H
-#define MEMSYNC_UFFD_CORE_H
+#ifndef MEMSYNC_UFFD_INT_H
+#define MEMSYNC_UFFD_INT_H
 
 #include <linux/userfaultfd.h>
 #include <pthread.h>
