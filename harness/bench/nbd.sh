@@ -21,7 +21,7 @@
 #                      100 Mbit/s, 20 ms; 256 MiB migration, 10 MB/s writer, 20 ms
 # Figures: plots/nbd-*.gp (./run.sh plot).
 set -euo pipefail
-: "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}" "${MEMSYNC_SRC:?}"
+. "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
 M=$MEMSYNC_BUILD/memsync
 lab=native
@@ -58,7 +58,8 @@ others=uffd,memory
 
 run() { # FILE ARGS...
 	local f=$1; shift
-	"$M" run -q --warmup "$warmup" "$@" --out "$MEMSYNC_OUT/$f" || echo "nbd bench: a run failed: $*" >&2
+	bench_header "$MEMSYNC_OUT/$f"
+	bench_run "$f: memsync run $*" "$M" run -q --warmup "$warmup" "$@" --out "$MEMSYNC_OUT/$f"
 }
 
 # First-chunk latency and reads vs RTT, both mount styles, next to the others.
@@ -84,8 +85,10 @@ done
 S=$MEMSYNC_BUILD/memsync-nbd
 for a in netlink ioctl; do
 	for r in poll uevent; do
-		"$S" start-time --ready $r --attach $a --size 64M --count "$starts" >>"$MEMSYNC_OUT/nbd-start.jsonl" ||
-			echo "nbd bench: start-time --ready $r --attach $a failed" >&2
+		bench_header "$MEMSYNC_OUT/nbd-start.jsonl"
+		bench_run "nbd-start.jsonl: start-time --ready $r --attach $a" \
+			sh -c '"$@" >>"$0"' "$MEMSYNC_OUT/nbd-start.jsonl" \
+			"$S" start-time --ready $r --attach $a --size 64M --count "$starts"
 	done
 done
 # Data pulled before the device is ready, vs pull requests (a local memsync-serve).
@@ -94,8 +97,8 @@ port=$((20000 + RANDOM % 20000))
 spid=$!
 sleep 1
 for n in $pulls; do
-	"$S" start-time --ready uevent --size "$size" --count "$starts" --remote "nbd://127.0.0.1:$port/" --pull "$n" \
-		>>"$MEMSYNC_OUT/nbd-start.jsonl" || echo "nbd bench: start-time --pull $n failed" >&2
+	bench_run "nbd-start.jsonl: start-time --pull $n" sh -c '"$@" >>"$0"' "$MEMSYNC_OUT/nbd-start.jsonl" \
+		"$S" start-time --ready uevent --size "$size" --count "$starts" --remote "nbd://127.0.0.1:$port/" --pull "$n"
 done
 kill "$spid" 2>/dev/null || true
 wait "$spid" 2>/dev/null || true
@@ -123,6 +126,7 @@ if [ "$quick" != 1 ]; then
 fi
 # Label every record with the lab it ran in.
 for f in "$MEMSYNC_OUT"/nbd-*.jsonl; do
-	jq -c --arg lab "$lab" '. + {lab: $lab}' "$f" >"$tmp/labelled" && mv "$tmp/labelled" "$f"
+	jq -c --arg lab "$lab" 'if .type == "header" then . else . + {lab: $lab} end' "$f" >"$tmp/labelled" && mv "$tmp/labelled" "$f"
 done
 echo "nbd bench ($lab): results in $MEMSYNC_OUT/nbd-*.jsonl" >&2
+bench_finish
