@@ -10,10 +10,10 @@
  * max_background, and the mount's bdi read_ahead_kb.
  *
  * Prefetch into the kernel's page cache: fusefs_store() pushes bytes with
- * fuse_lowlevel_notify_store(). The kernel overwrites whatever page it
- * holds there, so a store must never land on a page the workload may have
- * dirtied: fuse_store.c has the protocol (READs claim their pages and
- * fence a racing store off them). fusefs_invalidate() drops a range from the
+ * FUSE_NOTIFY_STORE (fuse_lowlevel_notify_store). The kernel overwrites
+ * whatever page it holds there, so a store must never land on a page the
+ * workload may have dirtied: fuse_store.c has the protocol (READs claim
+ * their pages and fence a racing store off them). fusefs_invalidate() drops a range from the
  * page cache (fuse_lowlevel_notify_inval_inode; dirty pages are written
  * back first) and makes its chunks storable again.
  *

@@ -1,7 +1,8 @@
 /*
  * fuse_store.c - what the kernel's page cache holds: prefetch stores
- * (fuse_lowlevel_notify_store) that can never overwrite a page the
- * workload may have written, and invalidation.
+ * (FUSE_NOTIFY_STORE, the message of libfuse's fuse_lowlevel_notify_store)
+ * that can never overwrite a page the workload may have written, and
+ * invalidation.
  *
  * The kernel overwrites any page a store covers, dirty or not, and a page
  * can be dirty only after it became uptodate: through a READ reply, or a
@@ -31,8 +32,10 @@
 #include "fuse_fs_int.h"
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "log.h"
 
@@ -118,6 +121,21 @@ static void run_end(struct fusefs *fs)
 	pthread_mutex_unlock(&fs->store_mu);
 }
 
+/* One FUSE_NOTIFY_STORE message, written to the device here rather than by
+ * libfuse (which prints every failed write, and EFAULT is the fence
+ * working); 0 or -errno. */
+static int notify_store(struct fusefs *fs, uint64_t off, const void *data, size_t len)
+{
+	struct fuse_notify_store_out arg = {.nodeid = INO_FILE, .offset = off, .size = (uint32_t)len};
+	struct fuse_out_header h = {.len = (uint32_t)(sizeof h + sizeof arg + len), .error = FUSE_NOTIFY_STORE};
+	struct iovec iov[3] = {{&h, sizeof h}, {&arg, sizeof arg}, {(void *)data, len}};
+	ssize_t n;
+	do
+		n = writev(fuse_session_fd(fs->se), iov, 3);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
 /* Store the unclaimed pages of one chunk (bytes read at generation gen),
  * unless it was stored before. Returns 1 if any page was stored. */
 static int store_chunk(struct fusefs *fs, uint64_t c, unsigned char *data, size_t len, uint64_t gen, struct err *e)
@@ -137,10 +155,7 @@ static int store_chunk(struct fusefs *fs, uint64_t c, unsigned char *data, size_
 		size_t n = (size_t)(k * FUSEFS_PAGE);
 		if (i * FUSEFS_PAGE + n > len)
 			n = len - i * FUSEFS_PAGE;
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(n);
-		bv.buf[0].mem = data + i * FUSEFS_PAGE;
-		rc = fuse_lowlevel_notify_store(fs->se, INO_FILE, (off_t)((p0 + i) * FUSEFS_PAGE), &bv,
-						FUSE_BUF_NO_SPLICE);
+		rc = notify_store(fs, (p0 + i) * FUSEFS_PAGE, data + i * FUSEFS_PAGE, n);
 		run_end(fs);
 		if (rc == -EFAULT) /* a READ fenced part of the run: what came before it is stored */
 			rc = 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: fuse approach (direct and managed mounts) next to uffd and the baselines: first access and seq/rand read and write MB/s vs RTT; read MB/s vs pull requests in flight; chunking local vs remote; prefetch off/readahead/notify_store; migration downtime vs RTT and writer rate next to uffd post-copy and delta pre-copy; the targets
-# runtime: not measured yet on an idle machine (quick: about 12 minutes on a loaded 2-core VM)
+# runtime: not measured yet on an idle machine (quick: about 16 minutes on a loaded 2-core VM)
 #
 # Every run goes through `memsync run` (every byte verified; the network
 # through the suite's netem driver). Side by side means: in every
