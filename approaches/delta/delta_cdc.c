@@ -94,7 +94,11 @@ int delta_cdc_list_add(struct delta_cdc_list *l, uint32_t len, const delta_hash_
 		l->cap = cap;
 	}
 	uint64_t off = l->n ? l->c[l->n - 1].off + l->c[l->n - 1].len : 0;
-	l->c[l->n++] = (struct delta_cdc_chunk){.off = off, .len = len, .h = *h};
+	struct delta_cdc_chunk *c = &l->c[l->n++];
+	memset(c, 0, sizeof *c); /* padding too: lists compare and hash as bytes */
+	c->off = off;
+	c->len = len;
+	c->h = *h;
 	return 0;
 }
 
@@ -106,6 +110,7 @@ int delta_cdc_split(const struct delta_cdc *c, unsigned algo, const uint8_t *bas
 	for (uint64_t off = 0; off < size;) {
 		size_t len = delta_cdc_cut(c, base + off, size - off);
 		delta_hash_t h;
+		memset(&h, 0, sizeof h); /* a short hash leaves the rest of h defined */
 		delta_hash(algo, base + off, len, &h);
 		if (delta_cdc_list_add(l, (uint32_t)len, &h, e))
 			return -1;
