@@ -25,7 +25,11 @@ command -v clang >/dev/null || { echo "run-fuzz: clang not installed" >&2; exit 
 
 mkdir -p "$build"
 # -Wno-unknown-warning-option: the top-level flags include GCC-only warnings.
-CC=clang CFLAGS="${CFLAGS:-} -Wno-unknown-warning-option" cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+# -O1: a Debug build is -O0, which runs the targets 2-3x slower; -O1 keeps the
+# sanitizers' reports precise (what libFuzzer's documentation builds with).
+# Given on the command line, not through CFLAGS: a configured directory keeps
+# its first flags otherwise.
+CC=clang cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="${CFLAGS:-} -O1 -Wno-unknown-warning-option" \
 	-DMEMSYNC_SANITIZE=ON -DMEMSYNC_FUZZ=ON >"$build/configure.log" 2>&1 ||
 	{ tail -20 "$build/configure.log" >&2; echo "run-fuzz: cmake failed" >&2; exit 1; }
 # Relinking every target makes the set under fuzz/ exactly the registered one.
