@@ -156,17 +156,35 @@ static int mark_cpu(struct scenario_run *s, struct err *e)
 	return approach_has_remote(s->sc.ops) ? child_command(s, ROLE_REMOTE, CMD_CPU, "marking CPU", e) : 0;
 }
 
+/* Start of the untimed opening: the clock and the link's counters. */
+static uint64_t open_mark(const struct scenario_run *s, struct link_counters *c)
+{
+	wire_now(s, c);
+	return now_ns();
+}
+
+/* End of the opening: its time and what crossed the link meanwhile (a
+ * background pull that starts at open() is not in the timed window). */
+static void open_done(struct scenario_result *res, uint64_t t0, const struct link_counters *a,
+		      const struct link_counters *b)
+{
+	res->open_s = (double)(now_ns() - t0) / 1e9;
+	res->wire_open = wire_delta(a, b);
+}
+
 /* The phases of an access scenario: start sides, run, sync, verify. */
 static int run_access(struct scenario_run *s, struct scenario_result *res, struct err *e)
 {
+	struct link_counters wo, w0, w1;
+	uint64_t to = open_mark(s, &wo);
 	if (start_remote(s, e) || child_spawn(s, ROLE_LOCAL, HOST_LOCAL, e) ||
 	    child_spawn(s, ROLE_WORKLOAD, HOST_LOCAL, e))
 		return -1;
 	if (child_await(s, ROLE_LOCAL, "opening the region", e) ||
 	    child_await(s, ROLE_WORKLOAD, "mapping the region", e))
 		return -1;
-	struct link_counters w0, w1;
 	wire_now(s, &w0);
+	open_done(res, to, &wo, &w0);
 	if (mark_cpu(s, e) || child_command(s, ROLE_WORKLOAD, CMD_RUN, "running the workload", e))
 		return -1;
 	uint64_t t0 = now_ns();
@@ -191,6 +209,8 @@ static int run_access(struct scenario_run *s, struct scenario_result *res, struc
 /* The phases of a migration: source and destination up, writer runs, switch, resume, verify. */
 static int run_migration(struct scenario_run *s, struct scenario_result *res, struct err *e)
 {
+	struct link_counters wo, w0, w1;
+	uint64_t to = open_mark(s, &wo);
 	if (start_remote(s, e) || child_spawn(s, ROLE_LOCAL, HOST_LOCAL, e) ||
 	    child_spawn(s, ROLE_WORKLOAD, HOST_LOCAL, e) || child_await(s, ROLE_LOCAL, "opening the source region", e) ||
 	    child_await(s, ROLE_WORKLOAD, "mapping the source region", e))
@@ -199,8 +219,8 @@ static int run_migration(struct scenario_run *s, struct scenario_result *res, st
 	    child_await(s, ROLE_DEST, "opening the destination region", e) ||
 	    child_await(s, ROLE_DEST_WORKLOAD, "mapping the destination region", e))
 		return -1;
-	struct link_counters w0, w1;
 	wire_now(s, &w0);
+	open_done(res, to, &wo, &w0);
 	/* The writer runs until suspended; the runner does not wait for it here. */
 	if (child_send(s, ROLE_WORKLOAD, CMD_RUN, "starting the writer", e))
 		return -1;

@@ -115,6 +115,8 @@ struct scenario_result {
 	double sync_s;
 	int remote_verified;        /* 1 yes, 0 no, -1 not applicable */
 	struct link_counters wire;
+	double open_s;                  /* sides started until the region was mapped (untimed) */
+	struct link_counters wire_open; /* the link's counters over that time */
 	double load_before, load_after; /* 1-minute load average */
 };
 

@@ -148,7 +148,10 @@ static void record_metrics(struct record *r, const struct scenario_run *s, const
 	rec_u64(r, "packets_out", res->wire.packets[0]);
 	rec_u64(r, "packets_in", res->wire.packets[1]);
 	rec_u64(r, "drops", res->wire.drops[0] + res->wire.drops[1]);
+	rec_u64(r, "bytes_in_before_run", res->wire_open.bytes[1]);
+	rec_u64(r, "bytes_out_before_run", res->wire_open.bytes[0]);
 	rec_end_obj(r);
+	rec_f64(r, "open_s", res->open_s);
 	record_link(r, s, res);
 	rec_obj(r, "approach_stats");
 	rec_u64(r, "faults", sh->counters[ROLE_LOCAL].faults);
