@@ -57,10 +57,13 @@ jqargs=(-L "$src/plots" -L "$src/paper/tables" --argjson loc "$loc" --argjson th
 
 # Every record once, for the tables: a record from a file without a header
 # record (made before headers existed) carries "_noheader": true, so that a
-# table can mark the rows made from it (paperlib.jq's nohead).
+# table can mark the rows made from it (paperlib.jq's nohead); a record
+# copied from another file ("derived_from": thesis-cost's copies of the
+# read-rtt and write-rtt runs) is left out, so no run counts twice.
 jq -c -n '[inputs | {f: input_filename, r: .}] | group_by(.f)[]
 	| (any(.[]; .r.type == "header" or .r.record == "header")) as $h
-	| .[] | .r + (if $h then {} else {_noheader: true} end)' "${files[@]}" >"$out/records.jsonl"
+	| .[] | select(.r.derived_from == null) | .r + (if $h then {} else {_noheader: true} end)' \
+	"${files[@]}" >"$out/records.jsonl"
 
 # A table's markdown (header and rows, perhaps a note after them), from every record.
 table() { # NAME

@@ -65,8 +65,9 @@ while IFS= read -r slot; do
 done <<<"$slots"
 [ ${#bad[@]} = 0 ] || fail "placeholders left in paper.md for the reference results: ${bad[*]}"
 while IFS= read -r slot; do
-	pending "$slot" && ! grep -qxF "$slot" <<<"$slots" &&
+	if pending "$slot" && ! grep -qxF "$slot" <<<"$slots"; then
 		echo "note: pending slot '$slot' has data in results/reference now: take it off PENDING in $0"
+	fi
 done <<<"$(sed -n 's/^<!-- \(figure\|table\): \([a-z0-9-]*\) -->$/\1 \2/p' "$src/paper/paper.md")"
 echo "placeholders: $pend_fig figure(s) and $pend_tab table(s), all in pending sections (no data in results/reference yet)"
 figures=$(($(grep -c '^<!-- figure: ' "$src/paper/paper.md") - pend_fig))

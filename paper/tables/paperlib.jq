@@ -34,7 +34,7 @@
 include "stats";
 
 def rtt_ms:
-  (.profile // "" | tostring | split("/") | last | sub("\\.conf$"; "")) as $p
+  (.profile // "" | tostring | split("/") | (last // "") | sub("\\.conf$"; "")) as $p
   | if $p == "local" then 0 elif $p == "wan" then 20
     else ($p | capture("^(rtt|nbd)-(?<n>[0-9]+)ms$") | .n | tonumber) // null end;
 

@@ -4,7 +4,9 @@
 # candidates, with the reason), the one with the best median on native
 # runs; VM-lab rows (QEMU TCG) are listed apart, never ranked against
 # native ones. Delta vs rsync is decided by table delta-rsync's rows
-# (median seconds to bring 1 GiB up to date, 1 % changed, per profile).
+# (median seconds to bring 1 GiB up to date, 1 % changed, per profile);
+# TLS for untrusted peers by the thesis set's transport rows (sequential
+# 1 MiB reads over loopback, TLS next to plain TCP, a UNIX socket, nbdkit).
 include "stats";
 include "paperlib";
 def pull: ["uffd", "fuse direct", "fuse managed", "nbd direct", "nbd managed"];
@@ -31,7 +33,8 @@ def name: "**\(.side)**" + (if .lab != "native" then " [\(.lab)]" else "" end);
 [ .[] | passed ] as $p
 | ($p | group_by([side, lab])) as $groups
 | [ .[] | measured | select(.type == "delta-rsync" and .method != null and .fraction == 0.01) ] as $rs
-| if ($p | length) == 0 and ($rs | length) == 0 then [] else
+| [ .[] | measured | select(.type == "transport") ] as $tr
+| if ($p | length) == 0 and ($rs | length) == 0 and ($tr | length) == 0 then [] else
   (cases | map(. as $u
     | ($groups | map(select(.[0] | side as $s | $u.cands | index($s))) | measured_sides($u.col)) as $m
     | ($m | map(select(.lab == "native")) | ranked($u.max)) as $n
@@ -44,6 +47,11 @@ def name: "**\(.side)**" + (if .lab != "native" then " [\(.lab)]" else "" end);
     | group_by([side, lab]) | map({side: (.[0] | side), lab: (.[0] | lab),
         v: (map(select(.mode == "access" and rtt_ms == 0)) | pick_max(wmbs))}) | map(select(.v.s.n > 0)) | ranked(true)
     | "| untrusted peers | best MB/s incl. sync at 0 ms with `-o tls=psk` or `x509`, or `-o hash=sha256` | the runs with TLS or SHA-256 chunk hashes | \(if length > 0 then (.[0] | name) else "no runs with TLS or SHA-256 in these results" end) | \(.[0].v // {s: {n: 0}} | pcell) | \(.[1:] | map("\(name) \(.v | pcell)") | join("; ") | if . == "" then "-" else . end) | - |"]
+  + ([ .[] | measured | select(.type == "transport" and .metric == "seq_read_1m" and .profile == "local" and .mbps != null) ]
+    | if length == 0 then [] else
+      (group_by(.transport) | map({m: .[0].transport, v: {r: ., s: (map(.mbps) | summary)}})) as $t
+      | ($t | map(select(.m | startswith("tls"))) | sort_by(.v.s.median) | reverse) as $tls
+      | ["| untrusted peers: NBD over TLS (the client layer of the NBD-based approaches) | seq read MB/s over TLS, loopback (1 MiB, 16 in flight; thesis transport rows) | \($t | map(.m) | join(", ")): TLS with a pre-shared key or X.509 certificates next to plain TCP, a UNIX socket and nbdkit | \(if ($tls | length) > 0 then "**\($tls[0].m)**" else "no TLS runs" end) | \($tls[0].v // {s: {n: 0}} | pcell) | \($t - $tls[:1] | sort_by(.v.s.median) | reverse | map("\(.m) \(.v | pcell)") | join("; ") | if . == "" then "-" else . end) | - |"] end)
   | ["| use case | decided by | candidates: why | best (native runs) | its median (min-max) n | the others, best first | VM lab (TCG), not ranked with native |",
      "|---|---|---|---|---|---|---|"] + . end
 | .[]
