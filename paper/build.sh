@@ -9,12 +9,16 @@
 #
 # paper.md is the source. A line "<!-- table: NAME -->" is replaced by the
 # markdown table that paper/tables/NAME.jq prints from all result records
-# (slurped; statistics from plots/stats.jq); a line "<!-- figure: NAME -->"
+# (slurped, once each, with "_noheader" on those of a file without a header
+# record; statistics from plots/stats.jq, shared table code from
+# paper/tables/paperlib.jq, the thesis's cited values from
+# paper/thesis-values.json as $thesis); a line "<!-- figure: NAME -->"
 # by the figure that plots/render.sh drew, captioned with its .gp file's
 # description; "<!-- testbed -->" by the testbed section (paper/testbed.jq:
 # machines, builds and which file feeds which figure and table, from the
 # header records). Nothing in the paper is typed in by hand: a table or
-# figure without data says so (class "nodata" in the HTML).
+# figure without data says so (class "nodata" in the HTML, its slot named
+# in data-slot: "figure NAME" or "table NAME").
 #
 # Output in paper/out/: paper.md and figures/, then (unless --md)
 # paper.html (pandoc, self-contained: figures and style embedded) and
@@ -59,10 +63,15 @@ jqargs=(-L "$src/plots" -L "$src/paper/tables" --argjson loc "$loc" --argjson th
 # record (made before headers existed) carries "_noheader": true, so that a
 # table can mark the rows made from it (paperlib.jq's nohead); a record
 # copied from another file ("derived_from": thesis-cost's copies of the
-# read-rtt and write-rtt runs) is left out, so no run counts twice.
+# read-rtt and write-rtt runs) is left out, so no run counts twice; a record
+# without a "lab" from a file whose headers all say it ran in the VM lab gets
+# "lab": "vm-tcg" (hand-run VM commands), so it never joins native rows.
 jq -c -n '[inputs | {f: input_filename, r: .}] | group_by(.f)[]
 	| (any(.[]; .r.type == "header" or .r.record == "header")) as $h
-	| .[] | select(.r.derived_from == null) | .r + (if $h then {} else {_noheader: true} end)' \
+	| [.[].r | select(.type == "header") | .vm // (if (.cpu_model // "" | test("QEMU")) then "tcg" else "none" end)] as $vms
+	| (if ($vms | length) > 0 and all($vms[]; . != "none") then $vms[0] else null end) as $vm
+	| .[] | select(.r.derived_from == null) | .r + (if $h then {} else {_noheader: true} end)
+	| if .lab == null and $vm != null and .type != "header" then . + {lab: "vm-\($vm)"} else . end' \
 	"${files[@]}" >"$out/records.jsonl"
 
 # A table's markdown (header and rows, perhaps a note after them), from every record.
