@@ -9,12 +9,16 @@
 #
 # paper.md is the source. A line "<!-- table: NAME -->" is replaced by the
 # markdown table that paper/tables/NAME.jq prints from all result records
-# (slurped; statistics from plots/stats.jq); a line "<!-- figure: NAME -->"
+# (slurped, once each, with "_noheader" on those of a file without a header
+# record; statistics from plots/stats.jq, shared table code from
+# paper/tables/paperlib.jq, the thesis's cited values from
+# paper/thesis-values.json as $thesis); a line "<!-- figure: NAME -->"
 # by the figure that plots/render.sh drew, captioned with its .gp file's
 # description; "<!-- testbed -->" by the testbed section (paper/testbed.jq:
 # machines, builds and which file feeds which figure and table, from the
 # header records). Nothing in the paper is typed in by hand: a table or
-# figure without data says so (class "nodata" in the HTML).
+# figure without data says so (class "nodata" in the HTML, its slot named
+# in data-slot: "figure NAME" or "table NAME").
 #
 # Output in paper/out/: paper.md and figures/, then (unless --md)
 # paper.html (pandoc, self-contained: figures and style embedded) and
@@ -43,26 +47,46 @@ rm -rf "$out/figures" # no figure of an earlier build may stand in for one witho
 mkdir -p "$out/figures"
 "$src/plots/render.sh" --out "$out/figures" "${files[@]}" 2>"$out/render.log" || { cat "$out/render.log" >&2; exit 1; }
 
-# Lines of code per approach directory (C sources and headers), for the summary table.
+# Lines of code per approach directory, for the summary table: every line
+# (comments and blank ones included) of approaches/NAME/*.c and *.h as they
+# are in this tree now (wc -l); approaches/common is counted on its own.
 loc=$(for d in "$src"/approaches/*/; do
 	n=$(cat "$d"*.c "$d"*.h 2>/dev/null | wc -l)
 	printf '{"%s": %d}\n' "$(basename "$d")" "$n"
 done | jq -s 'add // {}')
+# The thesis's published figures that table thesis cites (a data file, with
+# the figure each value comes from).
+thesis=$(jq -c . "$src/paper/thesis-values.json")
+jqargs=(-L "$src/plots" -L "$src/paper/tables" --argjson loc "$loc" --argjson thesis "$thesis")
 
-# A table's markdown (header and rows), from all files or the ones given.
-table() { # NAME FILE...
-	local name=$1
-	shift
-	jq -r -s -L "$src/plots" --argjson loc "$loc" -f "$src/paper/tables/$name.jq" "$@"
+# Every record once, for the tables: a record from a file without a header
+# record (made before headers existed) carries "_noheader": true, so that a
+# table can mark the rows made from it (paperlib.jq's nohead); a record
+# copied from another file ("derived_from": thesis-cost's copies of the
+# read-rtt and write-rtt runs) is left out, so no run counts twice; a record
+# without a "lab" from a file whose headers all say it ran in the VM lab gets
+# "lab": "vm-tcg" (hand-run VM commands), so it never joins native rows.
+jq -c -n '[inputs | {f: input_filename, r: .}] | group_by(.f)[]
+	| (any(.[]; .r.type == "header" or .r.record == "header")) as $h
+	| [.[].r | select(.type == "header") | .vm // (if (.cpu_model // "" | test("QEMU")) then "tcg" else "none" end)] as $vms
+	| (if ($vms | length) > 0 and all($vms[]; . != "none") then $vms[0] else null end) as $vm
+	| .[] | select(.r.derived_from == null) | .r + (if $h then {} else {_noheader: true} end)
+	| if .lab == null and $vm != null and .type != "header" then . + {lab: "vm-\($vm)"} else . end' \
+	"${files[@]}" >"$out/records.jsonl"
+
+# A table's markdown (header and rows, perhaps a note after them), from every record.
+table() { # NAME
+	jq -r -s "${jqargs[@]}" -f "$src/paper/tables/$1.jq" "$out/records.jsonl"
 }
 # Which files feed extractor JQ (a table or figure program over slurped
 # records): one jq run applies it to each file's records alone and prints
 # "FILE<TAB>LABEL" where the output has more than MIN lines and differs
 # from its output without records (a table with fixed rows says "no runs").
 feeders() { # JQ MIN LABEL
-	local body
+	local body includes
 	body=$(grep -v '^include ' "$1")
-	jq -n -r -L "$src/plots" --argjson loc "$loc" --arg what "$3" "include \"stats\"; def extract: $body
+	includes=$(grep '^include ' "$1" | tr '\n' ' ' || true) # the extractor's modules (stats always)
+	jq -n -r "${jqargs[@]}" --arg what "$3" "include \"stats\"; $includes def extract: $body
 ;
 		([] | [extract]) as \$none
 		| [inputs | {f: input_filename, r: .}] | group_by(.f)[]
@@ -89,12 +113,13 @@ expand() {
 	while IFS= read -r line; do
 		if [[ $line =~ ^\<\!--\ table:\ ([a-z0-9-]+)\ --\>$ ]]; then
 			name=${BASH_REMATCH[1]}
-			table=$(table "$name" "${files[@]}")
+			table=$(table "$name")
 			if [ "$(printf '%s\n' "$table" | wc -l)" -le 2 ]; then
-				echo "<span class=\"nodata\">*(no results for table \`$name\` in the results used to build this paper)*</span>"
+				echo "<span class=\"nodata\" data-slot=\"table $name\">*(no results for table \`$name\` in the results used to build this paper)*</span>"
 			else
 				printf '%s\n' "$table"
-				printf '%s\n' "$table" | grep -q ' \\\* |' && printf '\n*Rows with n marked \\* have fewer than 5 runs.*\n'
+				printf '%s\n' "$table" | grep -q ' \\\* |' && printf '\n*Rows and cells marked \\* have fewer than 5 runs: their spread is not to be trusted.*\n'
+				printf '%s\n' "$table" | grep -q '^|.* † ' && printf '\n*Rows marked † come from result files without a header record (made before headers existed; testbed section).*\n'
 			fi
 		elif [[ $line =~ ^\<\!--\ figure:\ ([a-z0-9-]+)\ --\>$ ]]; then
 			name=${BASH_REMATCH[1]}
@@ -102,7 +127,7 @@ expand() {
 				caption=$(sed -n '1s/^# [^ ]* - //p' "$src/plots/$name.gp")
 				echo "![\`$name\`: ${caption:-$name}](figures/$name.png)"
 			else
-				echo "<span class=\"nodata\">*(figure \`$name\` has no data in the results used to build this paper)*</span>"
+				echo "<span class=\"nodata\" data-slot=\"figure $name\">*(figure \`$name\` has no data in the results used to build this paper)*</span>"
 			fi
 		elif [ "$line" = "<!-- testbed -->" ]; then
 			jq -n -r --argjson uses "$uses_json" --arg base "$src" -f "$src/paper/testbed.jq" "${files[@]}"

@@ -3,12 +3,39 @@
 # committed reference results (paper/build.sh: md, html, pdf), open
 # paper.html in headless Chromium with a check script added, and require
 # that every figure loaded (natural width > 0), every table has rows, and no
-# "no data" placeholder is left. Keeps a full-page screenshot in
-# paper/out/paper.png. Skips (77) only when Chromium cannot be installed.
+# "no data" placeholder is left for the reference results. Keeps a
+# full-page screenshot in paper/out/paper.png. Skips (77) only when
+# Chromium cannot be installed.
+#
+# The "no placeholder" check applies to every section whose data is in
+# results/reference. The slots in PENDING below are sections whose
+# experiments are not in results/reference yet; a placeholder is allowed
+# there and nowhere else (a slot outside the list without data fails, as a
+# broken extractor would). When the reference gets their data, a pending
+# slot that now renders is reported: take it off the list.
 . "$(dirname "$0")/functions.sh"
 requires jq gnuplot
 src=$MEMSYNC_SRC
 out=$src/paper/out
+
+# Slots ("figure NAME", "table NAME"; globs) without data in results/reference, and why.
+PENDING=(
+	'figure thesis-*'     # ./run.sh thesis: not run into results/reference yet
+	'figure fuse-first' 'figure fuse-rtt' 'figure fuse-rand' 'figure fuse-chunk'
+	'figure fuse-prefetch' 'figure fuse-migrate' # reference/2026-12-01-vm-fuse: the fuse targets only, no RTT sweeps
+	'figure nbd-*'        # ./run.sh --vm bench nbd: not in results/reference yet
+	'figure backends-*' 'table backends' # ./run.sh bench backends: not in results/reference yet
+	'figure chunking-*' 'table chunking' # ./run.sh bench chunking: not in results/reference yet
+)
+# Whether slot $1 is in PENDING.
+pending() {
+	local p
+	for p in "${PENDING[@]}"; do
+		# shellcheck disable=SC2053 # a glob on purpose
+		[[ $1 == $p ]] && return 0
+	done
+	return 1
+}
 
 # Chromium and pandoc are Debian packages: install them when missing.
 if ! command -v chromium >/dev/null || ! command -v pandoc >/dev/null; then
@@ -23,10 +50,28 @@ for f in paper.md paper.html paper.pdf; do
 	[ -s "$out/$f" ] || fail "paper/out/$f missing or empty"
 done
 [ "$(head -c 5 "$out/paper.pdf")" = "%PDF-" ] || fail "paper.pdf is not a PDF"
-grep -n 'no results for table\|has no data in the results' "$out/paper.md" &&
-	fail "placeholders left in paper.md for the reference results (above)"
-figures=$(grep -c '^<!-- figure: ' "$src/paper/paper.md")
-tables=$(grep -c '^<!-- table: ' "$src/paper/paper.md")
+# Placeholders: only in pending slots, and every placeholder names its slot.
+placeholders=$(grep -c 'class="nodata"' "$out/paper.md" || true)
+slots=$(sed -n 's/.*class="nodata" data-slot="\([^"]*\)".*/\1/p' "$out/paper.md")
+[ "$(grep -c . <<<"$slots" || true)" = "$placeholders" ] || fail "a placeholder in paper.md without its data-slot"
+bad=() pend_fig=0 pend_tab=0
+while IFS= read -r slot; do
+	[ -n "$slot" ] || continue
+	if pending "$slot"; then
+		case $slot in figure\ *) pend_fig=$((pend_fig + 1)) ;; *) pend_tab=$((pend_tab + 1)) ;; esac
+	else
+		bad+=("$slot")
+	fi
+done <<<"$slots"
+[ ${#bad[@]} = 0 ] || fail "placeholders left in paper.md for the reference results: ${bad[*]}"
+while IFS= read -r slot; do
+	if pending "$slot" && ! grep -qxF "$slot" <<<"$slots"; then
+		echo "note: pending slot '$slot' has data in results/reference now: take it off PENDING in $0"
+	fi
+done <<<"$(sed -n 's/^<!-- \(figure\|table\): \([a-z0-9-]*\) -->$/\1 \2/p' "$src/paper/paper.md")"
+echo "placeholders: $pend_fig figure(s) and $pend_tab table(s), all in pending sections (no data in results/reference yet)"
+figures=$(($(grep -c '^<!-- figure: ' "$src/paper/paper.md") - pend_fig))
+tables=$(($(grep -c '^<!-- table: ' "$src/paper/paper.md") - pend_tab))
 
 # The check runs in the page once it has loaded and writes one line into it.
 cat >"$TMPDIR_TEST/check.js" <<'EOF'
@@ -42,7 +87,9 @@ window.addEventListener('load', function () {
 	line.textContent = 'CHECK images=' + imgs.length + ' broken=' + broken.length +
 		' tables=' + tables.length + ' empty=' + empty +
 		' nodata=' + document.querySelectorAll('.nodata').length +
-		' height=' + document.documentElement.scrollHeight + ' END broken: ' + broken.join('; ');
+		' height=' + document.documentElement.scrollHeight + ' END broken: ' + broken.join('; ') +
+		' NODATA: ' + Array.from(document.querySelectorAll('.nodata')).map(function (e) {
+			return e.getAttribute('data-slot') || '(unnamed)'; }).join('; ');
 	document.body.appendChild(line);
 });
 </script>
@@ -56,10 +103,11 @@ check=$(grep -o 'id="memsync-check">CHECK [^<]*' "$TMPDIR_TEST/dom.html") || fai
 echo "$check"
 val() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" <<<"$check"; }
 [ "$(val images)" -ge "$figures" ] || fail "$(val images) images in the page, paper.md has $figures figures"
-[ "$(val broken)" = 0 ] || fail "figures that did not load: ${check#*END broken: }"
+[ "$(val broken)" = 0 ] || fail "figures that did not load: $(sed 's/.*END broken: \(.*\) NODATA: .*/\1/' <<<"$check")"
 [ "$(val tables)" -ge "$tables" ] || fail "$(val tables) tables in the page, paper.md has $tables"
 [ "$(val empty)" = 0 ] || fail "$(val empty) table(s) without rows"
-[ "$(val nodata)" = 0 ] || fail "$(val nodata) 'no data' placeholder(s) in the page"
+[ "$(val nodata)" = $((pend_fig + pend_tab)) ] ||
+	fail "$(val nodata) 'no data' placeholder(s) in the page, $((pend_fig + pend_tab)) in pending sections: ${check#*NODATA: }"
 
 # A full-page screenshot: the window as tall as the page.
 height=$(val height)
@@ -69,4 +117,4 @@ PAPER_CHROMIUM_LOG=$TMPDIR_TEST/chromium.log paper_chromium --virtual-time-budge
 	--window-size="1200,$height" --screenshot="$out/paper.png" "file://$out/paper.html" ||
 	fail "chromium --screenshot failed: $(tail -3 "$TMPDIR_TEST/chromium.log")"
 [ -s "$out/paper.png" ] || fail "no screenshot"
-echo "paper: $figures figures and $tables tables checked in Chromium; screenshot $out/paper.png (1200x$height)"
+echo "paper: $figures figures and $tables tables checked in Chromium ($pend_fig figure and $pend_tab table slots pending); screenshot $out/paper.png (1200x$height)"

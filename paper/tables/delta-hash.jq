@@ -2,10 +2,11 @@
 # thread and all threads (memsync-delta hashbench rows, each the best of its
 # own repeats; median (min-max) over rows when there are several; stats.jq).
 include "stats";
+include "paperlib";
 [ .[] | measured | select(.type == "delta-hash") ]
 | (map(.chunk) | unique) as $ch
 | ["| hash | threads | n | " + ($ch | map("\(. / 1024) KiB") | join(" | ")) + " |",
    "|---|---:|---:|" + ($ch | map("---:") | join("|")) + "|"]
   + (group_by([.hash, .threads]) | map(. as $g
-     | "| \($g[0].hash) | \($g[0].threads) | \($ch | map(. as $c | $g | map(select(.chunk == $c)) | length) | min | {n: .} | nmark) | " + ($ch | map(. as $c | $g | map(select(.chunk == $c) | .gb_s) | summary | spread) | join(" | ")) + " |"))
+     | "| \($g[0].hash)\($g | nohead) | \($g[0].threads) | \($ch | map(. as $c | $g | map(select(.chunk == $c)) | length) | min | {n: .} | nmark) | " + ($ch | map(. as $c | $g | map(select(.chunk == $c) | .gb_s) | summary | spread) | join(" | ")) + " |"))
 | .[]

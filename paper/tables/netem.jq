@@ -4,6 +4,7 @@
 # the rounds, n marked * below 5, and how many rounds met the bench's pass
 # rule ("miss" in bold when any did not). Statistics: plots/stats.jq.
 include "stats";
+include "paperlib";
 def f1: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 # "k/n ok" over the rounds' pass marks (null: no target for this measure).
 def oks(f): map(f | select(. != null)) | if length == 0 then ""
@@ -14,5 +15,5 @@ def oks(f): map(f | select(. != null)) | if length == 0 then ""
    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
   + map(. as $g | $g[0] as $r
     | ($g | map(.measured.rtt_ms_avg) | summary) as $rtt
-    | "| \($r.driver) | \(if $r.vm_lab then "VM lab (TCG)" else "native" end) | \($r.profile) | \($rtt | nmark) | \($r.target.rtt_ms | f1) | \($rtt | spread)\($g | oks(.ok.rtt)) | \($r.target.rate_mbit | f1) | \($g | map(.measured.tcp_mbit) | summary | spread)\($g | oks(.ok.tcp)) | \($r.target.loss_pct | f1) | \($g | map(.measured.link_loss_pct) | summary | spread)\($g | oks(.ok.loss)) |")
+    | "| \($r.driver)\($g | nohead) | \(if $r.vm_lab then "VM lab (TCG)" else "native" end) | \($r.profile) | \($rtt | nmark) | \($r.target.rtt_ms | f1) | \($rtt | spread)\($g | oks(.ok.rtt)) | \($r.target.rate_mbit | f1) | \($g | map(.measured.tcp_mbit) | summary | spread)\($g | oks(.ok.tcp)) | \($r.target.loss_pct | f1) | \($g | map(.measured.link_loss_pct) | summary | spread)\($g | oks(.ok.loss)) |")
 | .[]
