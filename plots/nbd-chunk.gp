@@ -1,10 +1,9 @@
-# nbd-chunk.gp - chunking local (managed engine) vs remote (server-side), 0 ms RTT.
+# nbd-chunk.gp - chunking local (managed engine) vs remote (server-side), 0 ms RTT, one lab.
 load 'plots/style.gp'
-set title "nbd managed: chunk size, local vs remote chunking (MB/s = 10^6 B/s; lab in brackets)"
+load 'plots/nbd-lab.gp'
+set title "nbd managed: chunk size, local vs remote chunking (MB/s = 10^6 B/s; ".LAB.")"
 set xlabel "chunk size"
 set ylabel "MB/s"
 set yrange [0:*]
-set style data histograms
-set style histogram cluster gap 1
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead"
+@BARS; PLOT = PLOT_BARS
 @RENDER

@@ -1,10 +1,9 @@
-# nbd-first.gp - first-access latency vs RTT, nbd direct/managed and the others (same lab, same bench).
+# nbd-first.gp - first-access latency vs RTT, nbd direct/managed and the others (one lab, same bench).
 load 'plots/style.gp'
-set title "nbd: first access vs RTT (ms; lab in brackets: vm-tcg figures compare only with each other)"
+load 'plots/nbd-lab.gp'
+set title "nbd: first access vs RTT (ms; ".LAB.")"
 set xlabel "RTT (ms)"
 set ylabel "ms"
 set yrange [0:*]
-set style data histograms
-set style histogram cluster gap 1
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead"
+@BARS; PLOT = PLOT_BARS
 @RENDER

@@ -1,14 +1,29 @@
-# nbd-lib.jq - shared by the nbd-* figures: records of harness/bench/nbd.sh
-# (they carry "lab": vm-tcg or native), the RTT of its profiles, series names.
-def nbd_bench: .[] | select(.type == "scenario" and .status == "pass" and .lab != null and .warmup != true);
+# nbd-lib.jq - shared by the nbd-* figures and by the figures that must keep
+# VM-lab records out (a module: no .gp of its own; statistics: stats.jq).
+#   with_lab    the slurped records, in order, each with "lab" where it ran:
+#               its own "lab" (the nbd bench sets vm-tcg or native), else
+#               "vm-<vm>" when the run header before it says VM lab (header
+#               "vm" other than "none", or a QEMU CPU), else none (native).
+#               Slurped files lose their boundaries: a file without a header
+#               takes the last header of the file before it.
+#   native      keeps the records that did not run in a VM lab
+#   nbd_bench   passed scenario records of harness/bench/nbd.sh (with a lab)
+#   one_lab     an array of records -> those of one lab: vm-tcg when it has
+#               records (the nbd bench runs there), else the first lab; a
+#               figure never puts two labs on one axis
+#   nbd_rtt     the RTT in ms of an nbd-Nms profile (name or path), or null
+#   nbd_series  "nbd-direct", "nbd-managed", "fuse-...", or the approach,
+#               with the lab in brackets: "nbd-managed [vm-tcg]"
+def header_vm: .vm // (if (.cpu_model // "" | test("QEMU")) then "tcg" else "none" end);
+def with_lab:
+  foreach .[] as $r ("none";
+    if $r.type == "header" or $r.record == "header" then $r | header_vm else . end;
+    if $r.lab == null and . != "none" and $r.type != "header" then $r + {lab: "vm-\(.)"} else $r end);
+def native: select((.lab // "native") == "native");
+def nbd_bench: with_lab | select(.type == "scenario" and .status == "pass" and .lab != null and .warmup != true);
+def one_lab: (map(.lab) | unique) as $l
+  | (if $l | index(["vm-tcg"]) then "vm-tcg" else $l[0] end) as $pick
+  | map(select(.lab == $pick));
 def nbd_rtt: (.profile | capture("nbd-(?<n>[0-9]+)ms") | .n | tonumber) // null;
 def nbd_series: (if .approach == "nbd" or .approach == "fuse" then "\(.approach)-\(.options.mount // "managed")"
                  else .approach end) + " [\(.lab)]";
-def mean(f): (map(f) | add) / length;
-# pivot (pivot.jq) for numeric cases (RTT, requests in flight): sorted as numbers.
-def npivot:
-  (map(.[0]) | unique) as $series
-  | (map(.[1]) | unique) as $cases
-  | (reduce .[] as $r ({}; .[$r[1] | tostring][$r[0]] = $r[2])) as $m
-  | (["case"] + $series | @tsv),
-    ($cases[] as $c | [$c] + [$series[] as $s | ($m[$c | tostring][$s] // "NaN")] | @tsv);

@@ -1,10 +1,9 @@
-# nbd-pulled.gp - data pulled before the device is ready vs pull requests in flight.
+# nbd-pulled.gp - data pulled before the device is ready vs pull requests in flight (one lab).
 load 'plots/style.gp'
-set title "nbd managed: data pulled before the device is ready (MiB; lab in brackets)"
+load 'plots/nbd-lab.gp'
+set title "nbd managed: data pulled before the device is ready (MiB; ".LAB.")"
 set xlabel "background pull requests in flight"
 set ylabel "MiB"
 set yrange [0:*]
-set style data histograms
-set style histogram cluster gap 1
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead"
+@BARS; PLOT = PLOT_BARS
 @RENDER

@@ -1,9 +1,8 @@
-# nbd-start.gp - device start time, readiness by sysfs polling vs kernel uevents.
+# nbd-start.gp - device start time, readiness by sysfs polling vs kernel uevents (one lab).
 load 'plots/style.gp'
-set title "nbd: device start time, polling vs uevents (ms; lab in brackets)"
+load 'plots/nbd-lab.gp'
+set title "nbd: device start time, polling vs uevents (ms; ".LAB.")"
 set ylabel "ms"
 set yrange [0:*]
-set style data histograms
-set style histogram cluster gap 1
-PLOT = "plot for [c=2:*] datafile using c:xtic(1) title columnhead"
+@BARS; PLOT = PLOT_BARS
 @RENDER

@@ -1,4 +1,5 @@
-# nbd-write.jq - sequential write MB/s including the sync vs RTT, direct and managed (harness/bench/nbd.sh).
-include "pivot"; include "nbd-lib";
-[ nbd_bench | select(.approach == "nbd" and .workload == "seq-write") | . + {rtt: nbd_rtt} | select(.rtt != null) ]
-| group_by([nbd_series, .rtt]) | map([(.[0] | nbd_series), .[0].rtt, mean(.throughput_with_sync_mb_s)]) | npivot
+# nbd-write.jq - sequential write MB/s including the sync vs RTT, direct and
+# managed, one lab (harness/bench/nbd.sh; median, min-max, n: stats.jq).
+include "stats"; include "nbd-lib";
+[ nbd_bench | select(.approach == "nbd" and .workload == "seq-write" and nbd_rtt != null) ] | one_lab
+| map([nbd_series, nbd_rtt, .throughput_with_sync_mb_s]) | stats_table
