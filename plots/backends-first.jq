@@ -1,8 +1,8 @@
-# backends-first.jq - first-chunk latency (ms, median of the runs) per backend
-# behind the server, one bar per backend, one group per profile
-# (harness/bench/backends.sh; several result files: their mean).
-include "pivot";
-[ .[] | select(.bench == "backends" and .metric == "first_chunk") ]
-| group_by([.backend, .profile])
-| map([ .[0].backend, .[0].profile, (map(.first_chunk_ms) | add / length) ])
-| pivot
+# backends-first.jq - first-chunk latency (ms) per backend behind the server,
+# one bar per backend, one group per profile (harness/bench/backends.sh: a
+# record holds its runs in runs_ms; one without them counts as one run;
+# median, min-max, n: stats.jq).
+include "stats";
+[ .[] | select(.bench == "backends" and .metric == "first_chunk")
+  | .backend as $b | .profile as $p | (.runs_ms // [.first_chunk_ms])[] | [$b, $p, .] ]
+| stats_table

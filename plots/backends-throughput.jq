@@ -1,15 +1,12 @@
-# backends-throughput.jq - random 1 MiB read throughput (MB/s = 10^6 B/s,
-# median of the runs) vs pull workers (requests in flight), one column per
-# backend and profile (harness/bench/backends.sh; several files: their mean).
-# Every backend gets a column for every profile (NaN where not measured) so
-# that the figure can pair them: colour = backend, dash = profile.
-# Workers are zero-padded so that they sort as numbers; gnuplot reads "004" as 4.
-include "pivot";
-[ .[] | select(.bench == "backends" and .metric == "throughput") ]
-| (map(.backend) | unique) as $backends
-| (map(.profile) | unique) as $profiles
-| (map("000\(.workers)" | .[-3:]) | min) as $first
-| [ $backends[] as $b | $profiles[] as $p | [ "\($b) \($p)", $first, "NaN" ] ]
-  + (group_by([.backend, .profile, .workers])
-     | map([ "\(.[0].backend) \(.[0].profile)", ("000\(.[0].workers)" | .[-3:]), (map(.mbps) | add / length) ]))
-| pivot
+# backends-throughput.jq - random 1 MiB read throughput (MB/s = 10^6 B/s) vs
+# pull workers (requests in flight), one series per backend and profile
+# (harness/bench/backends.sh: a record holds its runs in runs_mbps; one
+# without them counts as one run; median, min-max, n: stats.jq).
+# Every backend gets a series for every profile (NaN, n 0 where not measured)
+# so that the figure can pair them: colour = backend, dash = profile.
+include "stats";
+[ .[] | select(.bench == "backends" and .metric == "throughput") ] as $rows
+| ($rows | map(.workers) | min) as $first
+| [ ($rows | map(.backend) | unique)[] as $b | ($rows | map(.profile) | unique)[] as $p | ["\($b) \($p)", $first, null] ]
+  + [ $rows[] | "\(.backend) \(.profile)" as $s | .workers as $w | (.runs_mbps // [.mbps])[] | [$s, $w, .] ]
+| stats_table
