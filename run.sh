@@ -260,6 +260,7 @@ thesis)
 	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
 	dir=${out:-$(results_dir)}
 	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd) # the VM lab shares it by its absolute path
 	MEMSYNC_BUILD=$SRC/build MEMSYNC_SRC=$SRC MEMSYNC_OUT=$dir MEMSYNC_QUICK=$quick MEMSYNC_NETEM=$netem \
 		MEMSYNC_THESIS_PLANNED=1 exec bash "$SRC/harness/bench/thesis.sh" "${args[@]}"
 	;;
