@@ -11,8 +11,9 @@ def scen($x; $lab): .[] | passed | ofx($x; $lab);
 def rows($x; $lab): .[] | measured | select(.type != "header") | ofx($x; $lab);
 def rtt: (.profile // "" | capture("rtt-(?<n>[0-9]+)ms") | .n | tonumber) // null;
 def who: if .approach == "fuse" or .approach == "nbd" then "\(.approach) \(.options.mount // "managed")"
-	else .approach end;
-def link: if .netem == "none" then "loopback (--netem none)" else "emulated (rtt-0ms)" end;
+	+ (if .options.max_io then ", \(.options.max_io) requests" else "" end) else .approach end;
+# the 0 ms runs: loopback (--netem none, profile local) or through the emulator (rtt-0ms)
+def link: if .profile == "rtt-0ms" then "emulated (rtt-0ms)" else "loopback (--netem none)" end;
 def workers: .options.inflight // .options.pull_inflight;
 def kib: ascii_downcase | if endswith("k") then .[:-1] | tonumber elif endswith("m") then .[:-1] | tonumber * 1024
 	else tonumber / 1024 end;

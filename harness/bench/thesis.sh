@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: the thesis set: one experiment per figure of the thesis (first chunk and read MB/s at 0 ms, vs RTT and vs pull workers; writes vs RTT; nbd device start and data pulled before open; chunking local vs remote; backends; transport) plus delta vs rsync, migration downtime, CPU and wire cost, efficiency against the link limit; nbd in the VM lab (vm-tcg). Also ./run.sh thesis
-# runtime: about 5 h 45 min, estimated (quick: about 46 minutes); ./run.sh thesis --list prints each experiment's
+# runtime: about 6 hours, estimated (quick: about 47 minutes); ./run.sh thesis --list prints each experiment's
 #
 # usage: thesis.sh [--quick] [--list] [--only NAME,...]
 #        thesis.sh --vm-part NAME      (inside the VM lab: the nbd part of NAME)
@@ -63,7 +63,7 @@ print_plan() {
 	echo "thesis set ($mode): ${#selected[@]} experiment(s), results \$OUT/thesis-NAME.jsonl, figures plots/thesis-NAME"
 	for n in "${selected[@]}"; do
 		printf '  %-19s %-14s estimated %s\n' "$n" "${where[$n]}" "$(hm "$(est "$n")")"
-		printf '  %-19s %s\n' "" "${what[$n]}" | fold -s -w 100 | sed '2,$s/^/                      /'
+		fold -s -w 78 <<<"${what[$n]}" | sed 's/ *$//; s/^/                      /'
 		total=$((total + $(est "$n")))
 	done
 	echo "  total estimated run time: $(hm $total) (estimates; vm-tcg parts run in the VM lab under TCG)"
@@ -150,7 +150,7 @@ sides() {
 	trun -a "uffd${b:+,$b}" "$@"
 }
 # The same in the VM lab: nbd direct and managed, and the baselines in $vbase
-# (default memory; empty: none).
+# (default memory; empty: none; no disk: the VM's scratch space is tmpfs).
 vsides() {
 	trun -a nbd -o mount=direct "$@"
 	trun -a nbd -o mount=managed "$@"
@@ -158,15 +158,27 @@ vsides() {
 }
 
 # ---- first-chunk latency ---------------------------------------------------------
+# fuse with 4 KiB requests (the thesis's one 4 KiB read is one small round
+# trip, not the default 1 MiB READ with its readahead window), both mounts.
+small() {
+	local m
+	for m in direct managed; do trun -a fuse -o mount=$m -o max_io=4k -o ra=4k -o chunk=4k "$@"; done
+}
 n_first_0ms() {
-	sides -w first-access -p local --netem none -s 8M -r "$frep"
-	sides -w first-access -p rtt-0ms -s 8M -r "$frep"
+	local loop=(-p local --netem none) emul=(-p rtt-0ms)
+	sides -w first-access "${loop[@]}" -s 8M -r "$frep"
+	small -w first-access "${loop[@]}" -s 8M -r "$frep"
+	sides -w first-access "${emul[@]}" -s 8M -r "$frep"
+	small -w first-access "${emul[@]}" -s 8M -r "$frep"
 }
 v_first_0ms() {
-	vbase=memory,disk vsides -w first-access -p local --netem none -s 8M -r "$vfrep"
-	vbase=memory,disk vsides -w first-access -p rtt-0ms -s 8M -r "$vfrep"
+	vsides -w first-access -p local --netem none -s 8M -r "$vfrep"
+	vsides -w first-access -p rtt-0ms -s 8M -r "$vfrep"
 }
-n_first_rtt() { sides -w first-access -p "$(rttp "$rtts")" -s 8M -r "$frep"; }
+n_first_rtt() {
+	sides -w first-access -p "$(rttp "$rtts")" -s 8M -r "$frep"
+	small -w first-access -p "$(rttp "$rtts")" -s 8M -r "$frep"
+}
 v_first_rtt() { vsides -w first-access -p "$(rttp "$vrtts")" -s 8M -r "$vfrep"; }
 n_first_workers() {
 	local n
@@ -188,8 +200,8 @@ n_read_0ms() {
 	sides -w seq-read -p rtt-0ms -s "$size" -r "$rep"
 }
 v_read_0ms() {
-	vbase=memory,disk vsides -w seq-read -p local --netem none -s "$vsize" -r "$rep"
-	vbase=memory,disk vsides -w seq-read -p rtt-0ms -s "$vsize" -r "$rep"
+	vsides -w seq-read -p local --netem none -s "$vsize" -r "$rep"
+	vsides -w seq-read -p rtt-0ms -s "$vsize" -r "$rep"
 }
 n_read_rtt() { sides -w seq-read -p "$(rttp "$rtts")" -s "$size" -r "$rep"; }
 v_read_rtt() { vsides -w seq-read -p "$(rttp "$vrtts")" -s "$vsize" -r "$rep"; }
@@ -210,7 +222,7 @@ n_write_rtt() {
 	sides -w seq-write -p "$(rttp "$wrtts")" -s "$size" -r "$rep"
 	trun -a delta -w seq-write -p "$(rttp "$wrtts")" -s "$size" -r "$rep"
 }
-v_write_rtt() { vbase=memory vsides -w seq-write -p "$(rttp "$vwrtts")" -s "$vsize" -r "$rep"; }
+v_write_rtt() { vsides -w seq-write -p "$(rttp "$vwrtts")" -s "$vsize" -r "$rep"; }
 
 # ---- nbd device start and data pulled before open (VM lab only) --------------------
 v_device_start() {
@@ -496,9 +508,8 @@ if [ ${#files[@]} -gt 0 ]; then
 	"$MEMSYNC_SRC/plots/render.sh" --out "${MEMSYNC_PLOTS:-$MEMSYNC_SRC/plots/out}" "${files[@]}" 2>"$log" ||
 		echo "thesis: plotting failed: $(tail -3 "$log")" >&2
 fi
-echo "figures rendered:" >&2
-sed -n 's|^render: \(.*/thesis-[^ ]*\)\.png (.svg)$|  \1.png|p' "$log" 2>/dev/null >&2 || true
-sed -n 's|^render: \(thesis-[^:]*\): no data.*|  (\1: no data in these results)|p' "$log" 2>/dev/null >&2 || true
+echo "figures rendered (.png and .svg):" >&2
+[ ! -f "$log" ] || sed -n 's|^render: \(.*/thesis-[^ ]*\)\.png (.svg)$|  \1.png|p' "$log" >&2
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed experiments (${#failed[@]}): ${failed[*]}" >&2
 	bench_finish
