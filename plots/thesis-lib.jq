@@ -60,7 +60,7 @@ def backends_first($lab):
 	[rows("backends"; $lab) | select(.metric == "first_chunk") | .runs_ms[] as $v | [.profile, .backend, $v]] | stats_table;
 # transport rows: one per run (the warm-up round left out)
 def transport($lab):
-	[rows("transport"; $lab) | select(.metric != "first_chunk") | [.transport, "\(.profile) \(.metric)", .mbps]] | stats_table;
+	[rows("transport"; $lab) | select(.metric != "first_chunk") | [.transport, "\(.profile) \(.metric | gsub("_"; " "))", .mbps]] | stats_table;
 def transport_first($lab):
 	[rows("transport"; $lab) | select(.metric == "first_chunk") | [.profile, .transport, .seconds * 1000]] | stats_table;
 # harness/bench/delta.sh's delta-rsync rows
