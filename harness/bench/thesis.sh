@@ -75,9 +75,9 @@ fi
 
 # ---- parameters --------------------------------------------------------------
 : "${MEMSYNC_BUILD:?}" "${MEMSYNC_OUT:?}"
-. "$here/functions.sh"
-. "$here/hosts.sh"
-. "$here/stores.sh"
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/hosts.sh"
+. "$(dirname "$0")/stores.sh"
 M=$MEMSYNC_BUILD/memsync
 W=$MEMSYNC_SRC/approaches/delta/workloads
 if [ "$quick" = 1 ]; then
