@@ -26,6 +26,9 @@ commands:
   test               build with ASan+UBSan and run every test (CTest); tests that need
                      kernel modules this host lacks (nbd, sch_netem) run in the VM lab
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
+  thesis             the thesis set, one experiment per figure (below): prints the plan
+                     and its estimated run time first; --list: the plan only;
+                     --only NAME,...: some; --quick; results DIR/thesis-NAME.jsonl
   plot [RESULTS...]  render every figure from results to plots/out/ (default: the newest
                      run directory under results/; results/reference only when named)
   paper [RESULTS...] build paper/out/paper.{md,html,pdf}: tables and figures generated from results
@@ -52,7 +55,16 @@ Results are JSON Lines: every file starts with a header record (tool, build,
 machine, parameters), then one record per scenario or bench row; README.md explains
 the fields, the figures and the experiments. A bench with a failed run exits 1 and
 names it. Needs root and Linux >= 5.7.
+
+thesis experiments (where; estimated run time, full and --quick):
 EOF
+	thesis_experiments
+}
+
+# The thesis set's experiments with their estimated run times (harness/bench/thesis.plan).
+thesis_experiments() {
+	awk -F'|' '/^[a-z]/ { printf "  %-19s %-14s %4d min (quick %d min)\n", $1, $2, $3, $4; f += $3; q += $4 }
+		END { printf "  %-34s %4d min (quick %d min), estimated\n", "total", f, q }' "$SRC/harness/bench/thesis.plan"
 }
 
 say() { echo "run.sh: $*" >&2; }
@@ -152,7 +164,7 @@ passthru=() args=()
 needs_value() { [ $# -ge 2 ] || die "option '$1' needs a value (see ./run.sh --help)"; }
 while [ $# -gt 0 ]; do
 	case $1 in
-	--approach|--workload|--profile|--size|--netem|--out|-o) needs_value "$@" ;;
+	--approach|--workload|--profile|--size|--netem|--out|--only|-o) needs_value "$@" ;;
 	esac
 	case $1 in
 	--approach) approach=$2; shift 2 ;;
@@ -164,7 +176,8 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--vm) vm=1; shift ;;
 	-o) passthru+=(-o "$2"); shift 2 ;;
-	--list) cmd=list; shift ;;
+	--list) if [ "$cmd" = thesis ]; then args+=(--list); else cmd=list; fi; shift ;;
+	--only) args+=(--only "$2"); shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	-*) die "unknown option '$1' (see ./run.sh --help)" ;;
 	*) args+=("$1"); shift ;;
@@ -236,6 +249,20 @@ bench)
 	done
 	"$SRC/plots/render.sh" --out "$SRC/plots/out" "$dir" || say "plotting failed"
 	exit $rc
+	;;
+thesis)
+	[ "$quick" = 1 ] && args+=(--quick)
+	# The plan first (it also rejects unknown names), then build and run.
+	bash "$SRC/harness/bench/thesis.sh" --list "${args[@]}"
+	[[ " ${args[*]} " == *" --list "* ]] && exit 0
+	[ "$(id -u)" = 0 ] || die "the thesis set needs root (network namespaces, FUSE and NBD mounts); run as root"
+	ensure_packages $PKGS_BUILD $PKGS_RUN $PKGS_TEST
+	build "$SRC/build" -DCMAKE_BUILD_TYPE=Release
+	dir=${out:-$(results_dir)}
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd) # the VM lab shares it by its absolute path
+	MEMSYNC_BUILD=$SRC/build MEMSYNC_SRC=$SRC MEMSYNC_OUT=$dir MEMSYNC_QUICK=$quick MEMSYNC_NETEM=$netem \
+		MEMSYNC_THESIS_PLANNED=1 exec bash "$SRC/harness/bench/thesis.sh" "${args[@]}"
 	;;
 plot)
 	ensure_packages jq gnuplot-nox

@@ -1,0 +1,2 @@
+# thesis-cost-vm.jq - thesis-cost's data from the VM lab's records (vm-tcg).
+include "thesis-lib"; cost("vm-tcg")
