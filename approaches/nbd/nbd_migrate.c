@@ -212,6 +212,7 @@ int nbd_migrate_source(struct region *r, struct migration *m, struct err *e)
 	if (fd < 0)
 		return -1;
 	int rc = 0;
+	uint64_t t0 = now_ns(), t1 = t0, t2 = t0, t3 = t0;
 	/* Phase 1: the leecher pulls everything while the writer runs; the
 	 * source's dirty pages are written back meanwhile, so the suspension
 	 * (the workload's msync) finds few. */
@@ -219,15 +220,21 @@ int nbd_migrate_source(struct region *r, struct migration *m, struct err *e)
 		rc = err_errno(e, errno, "nbd migration: asking for the pre-copy pull");
 	if (!rc && l->cfg.precopy_wait)
 		rc = precopy_wait(l, fd, e);
+	t1 = now_ns();
 	if (!rc && fsync(l->mt.dev.fd))
 		rc = err_errno(e, errno, "nbd migration: writing back %s", l->mt.dev.path);
 	/* Phase 2: suspend, write back, hand over the dirty list. */
 	size_t n = 0;
 	uint64_t *dirty = NULL;
+	t2 = now_ns();
 	if (!rc)
 		rc = m->suspend_source(m, e);
+	t3 = now_ns();
 	if (!rc)
 		rc = nbd_mount_flush(&l->mt, e);
+	log_debug("nbd migration: pre-copy %.3f s, writeback %.3f s, writer stopped in %.3f s, device flushed in %.3f s",
+		  (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9, (double)(t3 - t2) / 1e9,
+		  (double)(now_ns() - t3) / 1e9);
 	if (!rc && !(dirty = managed_track_take(l->mg, &n, e)) && n)
 		rc = -1;
 	if (!rc && n > MAX_DIRTY)
