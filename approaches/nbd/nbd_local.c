@@ -123,6 +123,8 @@ static int local_backend(struct nbd_local *l, const char *uri, struct err *e)
 	if (!(l->mg = managed_new(l->rm, &mo, e)))
 		return -1;
 	l->b = managed_backend_new(l->mg, e);
+	if (l->b && l->sc->mode == MODE_MIGRATE && !l->leech)
+		l->b = nbd_seed_backend_new(l->b, e); /* a migration source's device flushes end at the engine */
 	return l->b ? 0 : -1;
 }
 
