@@ -51,6 +51,9 @@ options (default suite and bench):
                      sch_netem under QEMU; correctness only: TCG is 3-8x slower)
   -o KEY=VALUE       approach option, passed through (see --help APPROACH)
 
+Some experiments run only the parts an environment variable names (the script's
+header lists them), e.g. MEMSYNC_NBD_PARTS=targets ./run.sh --vm bench nbd.
+
 Results are JSON Lines: every file starts with a header record (tool, build,
 machine, parameters), then one record per scenario or bench row; README.md explains
 the fields, the figures and the experiments. A bench with a failed run exits 1 and

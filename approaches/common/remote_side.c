@@ -36,6 +36,19 @@ static struct backend *open_dir(const char *rest, uint64_t size, struct err *e)
 	return backend_dir_new(path, size, chunk, e);
 }
 
+/* Another NBD server (nbdkit, qemu-nbd) as the copy: its export must have the region's size. */
+static struct backend *open_remote(const char *uri, uint64_t size, struct err *e)
+{
+	struct backend *b = backend_remote_open(uri, e);
+	if (b && backend_size(b) != size) {
+		err_set(e, "remote side: %s has %llu bytes, the region %llu", uri, (unsigned long long)backend_size(b),
+			(unsigned long long)size);
+		backend_close(b);
+		return NULL;
+	}
+	return b;
+}
+
 /* The backend a spec names, of the given size. */
 static struct backend *open_backend(const char *spec, uint64_t size, struct err *e)
 {
@@ -45,7 +58,10 @@ static struct backend *open_backend(const char *spec, uint64_t size, struct err 
 		return backend_file_new(spec + 5, size, e);
 	if (!strncmp(spec, "dir:", 4))
 		return open_dir(spec + 4, size, e);
-	return err_set(e, "remote side: unknown backend '%s' (memory, file:PATH or dir:PATH[:chunk=SIZE])", spec),
+	if (!strncmp(spec, "remote:", 7) && spec[7])
+		return open_remote(spec + 7, size, e);
+	return err_set(e, "remote side: unknown backend '%s' (memory, file:PATH, dir:PATH[:chunk=SIZE] or remote:URI)",
+		       spec),
 	       NULL;
 }
 

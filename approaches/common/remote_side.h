@@ -40,8 +40,10 @@ typedef void (*remote_side_fill_fn)(void *buf, uint64_t off, size_t len, void *a
 /* What to serve, where and how. */
 struct remote_side_opts {
 	/* Where the copy lives: NULL or "memory" (anonymous memory, the
-	 * default), "file:PATH" (one file, created or grown to size), or
-	 * "dir:PATH[:chunk=SIZE]" (one file per chunk, default 1m). */
+	 * default), "file:PATH" (one file, created or grown to size),
+	 * "dir:PATH[:chunk=SIZE]" (one file per chunk, default 1m), or
+	 * "remote:URI" (another NBD server, e.g. nbdkit, whose export has
+	 * exactly size bytes: it is filled and read back over NBD). */
 	const char *backend;
 	uint64_t size;                /* bytes, > 0 */
 	remote_side_fill_fn fill;     /* NULL: leave as the backend starts (zeros for memory) */

@@ -27,8 +27,8 @@
 static const struct approach_opt nbd_options[] = {
 	{"mount", "managed", "managed (local cache, background pull, push of dirty chunks) | direct (every kernel "
 			     "request goes to the remote)"},
-	{"remote", "", "NBD URI of the remote (nbd://HOST:PORT/NAME, e.g. nbdkit or qemu-nbd); default: the "
-		       "scenario's remote side"},
+	{"remote", "", "NBD URI of the remote (nbd://HOST:PORT/NAME, e.g. nbdkit or qemu-nbd; its export has the "
+		       "region's size, the remote side fills it); default: the scenario's remote side"},
 	{"conns", "4", "kernel NBD connections to the local server (socketpairs), 1 .. 16"},
 	{"server_workers", "0", "server threads per connection (0 = the server's default)"},
 	{"attach", "auto", "how the device is attached: auto (netlink, else ioctl) | netlink | ioctl"},
@@ -122,12 +122,20 @@ static int nbd_check_options(const struct scenario *sc, struct err *e)
 	return 0;
 }
 
-/* Remote process: the shared remote side, with server-side chunking if asked. */
+/* Remote process: the shared remote side, with server-side chunking if asked;
+ * with remote=URI that server is the remote copy (filled with the version-0
+ * content and read back for verification over NBD). */
 static int nbd_serve(struct host *h, struct err *e)
 {
 	struct nbd_side_opts o = {0};
-	if (scenario_opt_size(h->sc, "server_chunk", 0, &o.server.chunk_size, e))
+	struct nbd_cfg c;
+	char spec[300];
+	if (nbd_parse_opts(h->sc, &c, e) || scenario_opt_size(h->sc, "server_chunk", 0, &o.server.chunk_size, e))
 		return -1;
+	if (c.remote[0]) {
+		snprintf(spec, sizeof spec, "remote:%s", c.remote);
+		o.backend = spec;
+	}
 	return approach_nbd_serve_with(h, &o, e);
 }
 

@@ -43,6 +43,8 @@ struct nbd_local {
 	char cache_path[4096];
 	struct nbd_seed *seed;        /* migration source: serving the leecher */
 	struct nbd_leech *leech;      /* migration destination: the control listener */
+	int leecher;                  /* the remote is a (read-only) seeder: set before nbd_local_start */
+	struct backend_ops leech_ops; /* a leecher's device backend: the engine's, flush pushing nothing */
 };
 
 /* Parse and check every option. */
@@ -66,5 +68,8 @@ int nbd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e)
 int nbd_migrate_source(struct region *r, struct migration *m, struct err *e);
 /* Stop the seeder or the control listener. */
 void nbd_migrate_stop(struct nbd_local *l);
+/* A leecher (or any managed mount) seeds the next hop, whose addresses and
+ * ports next gives (kept by pointer); its finalize is nbd_migrate_source(). */
+int nbd_seed_next(struct region *r, const struct scenario *next, struct err *e);
 
 #endif

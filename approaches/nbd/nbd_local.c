@@ -103,6 +103,16 @@ int nbd_parse_opts(const struct scenario *sc, struct nbd_cfg *c, struct err *e)
 	return 0;
 }
 
+/* A leecher's device flush: nothing to push. Its remote is the seeder,
+ * read-only; every write the device acknowledged is in the engine, which
+ * holds the region from the switch-over on (and seeds the next hop). */
+static int leech_flush(struct backend *b, struct err *e)
+{
+	(void)b;
+	(void)e;
+	return 0;
+}
+
 /* The backend the device is served from: the remote itself, or the managed engine over it. */
 static int local_backend(struct nbd_local *l, const char *uri, struct err *e)
 {
@@ -122,9 +132,15 @@ static int local_backend(struct nbd_local *l, const char *uri, struct err *e)
 	}
 	if (!(l->mg = managed_new(l->rm, &mo, e)))
 		return -1;
-	l->b = managed_backend_new(l->mg, e);
-	if (l->b && l->sc->mode == MODE_MIGRATE && !l->leech)
+	if (!(l->b = managed_backend_new(l->mg, e)))
+		return -1;
+	if (l->leecher) {
+		l->leech_ops = *l->b->ops;
+		l->leech_ops.flush = leech_flush;
+		l->b->ops = &l->leech_ops;
+	} else if (l->sc->mode == MODE_MIGRATE && !l->leech) {
 		l->b = nbd_seed_backend_new(l->b, e); /* a migration source's device flushes end at the engine */
+	}
 	return l->b ? 0 : -1;
 }
 

@@ -19,6 +19,9 @@
  * answers; the writer then resumes on the destination. Everything before
  * the suspension changes nothing, so a failed finalize can be retried.
  *
+ * A leecher seeds the next hop (nbd_seed_next): the same seeder on its
+ * engine, the same finalize from its side (A -> B -> C, tests/test-nbd-chain.sh).
+ *
  * Control messages (TCP, big-endian): 'W' -> status; 'D' u64 n, n x u64
  * chunk -> status. A status is one byte (0 = ok) and, when not ok, u16
  * length + message.
@@ -199,6 +202,22 @@ int nbd_seed_start(struct nbd_local *l, struct err *e)
 	if (s->kill_after && pthread_create(&s->watch, NULL, seed_watch, s) == 0)
 		s->watching = 1;
 	return 0;
+}
+
+/* A leecher seeds the next hop: its engine starts tracking writes and is
+ * served on next->local_addr:next->mig_port; its finalize reaches the next
+ * leecher at next->third_addr:next->ctl_port (fault_seeder_kill from next). */
+int nbd_seed_next(struct region *r, const struct scenario *next, struct err *e)
+{
+	struct nbd_local *l = r->priv;
+	if (!l || !l->mg)
+		return err_set(e, "nbd: seeding the next hop needs a managed mount");
+	if (l->seed)
+		return err_set(e, "nbd: already seeding");
+	if (scenario_opt_size(next, "fault_seeder_kill", 0, &l->cfg.fault_seeder_kill, e))
+		return -1;
+	l->sc = next;
+	return nbd_seed_start(l, e);
 }
 
 /* Send a status reply (0 = ok, else with e's message). */
@@ -449,6 +468,7 @@ int nbd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e)
 	l->mt.dev.fd = -1;
 	l->sc = sc;
 	l->leech = lc;
+	l->leecher = 1;
 	lc->l = l;
 	lc->r = r;
 	lc->lfd = -1;

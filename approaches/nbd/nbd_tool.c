@@ -1,5 +1,6 @@
 /*
- * nbd_tool.c - memsync-nbd: the kernel side of the nbd approach on its own.
+ * nbd_tool.c - memsync-nbd: the kernel side of the nbd approach on its own,
+ * and the two-hop migration over devices.
  *
  *   memsync-nbd start-time [--ready poll|uevent] [--attach auto|netlink|ioctl]
  *                          [--size BYTES] [--conns N] [--count N]
@@ -10,6 +11,11 @@
  *       URI with N background pull requests in flight, and the line also
  *       says how many bytes the engine pulled before the device was ready.
  *       Without --remote the device serves an in-memory backend.
+ *   memsync-nbd chain [--size BYTES] [--seed N] [--rate BYTES] [--phase DURATION]
+ *                     [--kill-seeder BYTES] [-o KEY=VALUE]...
+ *       the two-hop migration A -> B -> C over three devices with a live
+ *       writer, C verified against the content model (nbd_chain.c); one
+ *       JSON line
  *   memsync-nbd cleanup
  *       disconnect every memsync device whose process is gone.
  *
@@ -24,6 +30,7 @@
 #include <string.h>
 
 #include "managed.h"
+#include "nbd_chain.h"
 #include "nbd_mount.h"
 #include "remote.h"
 #include "units.h"
@@ -115,9 +122,11 @@ static int parse(int argc, char **argv, struct tool_opts *t)
 int main(int argc, char **argv)
 {
 	struct err e = {0};
-	if (argc < 2 || (strcmp(argv[1], "start-time") && strcmp(argv[1], "cleanup"))) {
+	if (argc < 2 || (strcmp(argv[1], "start-time") && strcmp(argv[1], "cleanup") && strcmp(argv[1], "chain"))) {
 		fprintf(stderr, "usage: memsync-nbd start-time [--ready poll|uevent] [--attach auto|netlink|ioctl] "
 				"[--size BYTES] [--conns N] [--count N] [--remote URI --pull N]\n"
+				"       memsync-nbd chain [--size BYTES] [--seed N] [--rate BYTES] [--phase DURATION] "
+				"[--kill-seeder BYTES] [-o KEY=VALUE]...\n"
 				"       memsync-nbd cleanup\n");
 		return 2;
 	}
@@ -125,6 +134,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memsync-nbd: %s\n", e.msg);
 		return 2;
 	}
+	if (!strcmp(argv[1], "chain"))
+		return nbd_chain_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "cleanup")) {
 		int n = nbd_kernel_cleanup_stale();
 		fprintf(stderr, "memsync-nbd: %d stale device%s disconnected\n", n, n == 1 ? "" : "s");
