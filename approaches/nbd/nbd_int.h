@@ -44,7 +44,7 @@ struct nbd_local {
 	struct nbd_seed *seed;        /* migration source: serving the leecher */
 	struct nbd_leech *leech;      /* migration destination: the control listener */
 	int leecher;                  /* the remote is a (read-only) seeder: set before nbd_local_start */
-	struct backend_ops leech_ops; /* a leecher's device backend: the engine's, flush pushing nothing */
+	struct backend_ops leech_ops; /* a leecher's device backend: the engine's but its flush (nbd_local.c) */
 };
 
 /* Parse and check every option. */

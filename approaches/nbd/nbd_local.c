@@ -4,6 +4,7 @@
  * the managed engine over it) mounted as /dev/nbdX, the engine's counters.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,14 +104,18 @@ int nbd_parse_opts(const struct scenario *sc, struct nbd_cfg *c, struct err *e)
 	return 0;
 }
 
-/* A leecher's device flush: nothing to push. Its remote is the seeder,
- * read-only; every write the device acknowledged is in the engine, which
- * holds the region from the switch-over on (and seeds the next hop). */
+/* A leecher's device flush. Without local changes, the engine's flush
+ * (it pushes nothing, waits for the pull's requests in flight, flushes the
+ * seeder): what every migration destination did before it was written.
+ * Once written (after the switch-over, e.g. a leecher seeding the next hop)
+ * nothing is pushed: the seeder is read-only (EPERM), and every write the
+ * device acknowledged is in the engine, which holds the region now. */
 static int leech_flush(struct backend *b, struct err *e)
 {
-	(void)b;
-	(void)e;
-	return 0;
+	struct nbd_local *l = (struct nbd_local *)((char *)b->ops - offsetof(struct nbd_local, leech_ops));
+	struct managed_stats s;
+	managed_stats(l->mg, &s);
+	return s.chunks_dirty ? 0 : managed_flush(l->mg, e);
 }
 
 /* The backend the device is served from: the remote itself, or the managed engine over it. */
