@@ -73,17 +73,6 @@ extern const struct approach_ops nbd_ops;
 
 /* ---- the writer ---------------------------------------------------------- */
 
-/* Forget the mapping without syncing. */
-void chain_writer_drop(struct writer *w)
-{
-	if (w->map)
-		munmap(w->map, w->size);
-	w->map = NULL;
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-}
-
 /* Map a device (on: whose, for the counters). */
 static int writer_map(struct writer *w, const char *path, int on, struct err *e)
 {

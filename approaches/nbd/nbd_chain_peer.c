@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -21,6 +22,17 @@
 #include "nbd_int.h"
 
 extern const struct approach_ops nbd_ops;
+
+/* Forget the mapping without syncing. */
+void chain_writer_drop(struct writer *w)
+{
+	if (w->map)
+		munmap(w->map, w->size);
+	w->map = NULL;
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
 
 /* ---- channel ------------------------------------------------------------- */
 
