@@ -23,8 +23,9 @@ usage: ./run.sh [command] [options]
 commands:
   (none)             the quick default suite: build, run every approach on a few
                      workloads and profiles, verify every byte, plot, print a summary
-  test               build with ASan+UBSan and run every test (CTest); tests that need
-                     kernel modules this host lacks (nbd, sch_netem) run in the VM lab
+  test [REGEX]       build with ASan+UBSan and run every test (CTest), or those whose
+                     names match REGEX; tests that need kernel modules this host
+                     lacks (nbd, sch_netem) run in the VM lab
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
   thesis             the thesis set, one experiment per figure (below): prints the plan
                      and its estimated run time first; --list: the plan only;
@@ -233,6 +234,9 @@ test)
 	cd "$SRC/build-test"
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	# ./run.sh test REGEX: only the tests whose names match (ctest -R)
+	[ ${#args[@]} -le 1 ] || die "test takes one name pattern at most (e.g. ./run.sh test 'fuse-.*')"
+	[ ${#args[@]} = 0 ] || args=(-R "${args[0]}")
 	exec ctest --output-on-failure --timeout 900 "${args[@]}"
 	;;
 bench)

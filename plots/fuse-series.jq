@@ -4,11 +4,8 @@
 #            is set), or the approach's name
 #   only($k) the record's options are among the keys $k (the side-by-side runs)
 #   rtt      the RTT in ms of an rtt-Nms profile (name or path)
-#   kib      a size option ("4k", "1m", "65536") in KiB
 def series: if .approach == "fuse"
 	then "fuse " + (.options.mount // "managed") + (if .options.max_io then " \(.options.max_io) requests" else "" end)
 	else .approach end;
 def only($k): (.options // {} | keys) - $k == [];
 def rtt: .profile | capture("rtt-(?<n>[0-9]+)ms") | .n | tonumber;
-def kib: ascii_downcase | if endswith("k") then .[:-1] | tonumber elif endswith("m") then .[:-1] | tonumber * 1024
-	else tonumber / 1024 end;

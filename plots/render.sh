@@ -8,7 +8,8 @@
 # newest run directory under results/, by modification time; results/reference
 # is used only when named, so that new figures never mix in the committed
 # reference data unasked). For every plots/<fig>.gp with a plots/<fig>.jq next
-# to it, the jq program runs over all records (slurped) and writes
+# to it, the jq program runs over all records (slurped; a figure not named
+# thesis-* without the records of ./run.sh thesis) and writes
 # DIR/<fig>.dat; gnuplot then renders DIR/<fig>.png and DIR/<fig>.svg. A
 # figure with no data is skipped with a message, not drawn empty. The
 # statistics (median, min-max error bars, n; warm-ups left out) and style
@@ -49,6 +50,14 @@ for tool in jq gnuplot; do
 	command -v $tool >/dev/null || { echo "render: '$tool' is missing (apt-get install ${tool/gnuplot/gnuplot-nox})" >&2; exit 1; }
 done
 mkdir -p "$out"
+# A thesis-NAME figure reads every record; every other figure leaves out the
+# records of ./run.sh thesis ("thesis": NAME): when a results directory holds
+# both, a bench's figure must not mix in runs made with other parameters.
+# Two experiments are a bench's own part run unchanged (backends: backends.sh;
+# delta-rsync: delta.sh's rsync part), so their rows are that bench's rows.
+own=$(mktemp "${TMPDIR:-/tmp}/render-records.XXXXXX")
+trap 'rm -f "$own"' EXIT
+jq -c 'select(.thesis == null or .thesis == "backends" or .thesis == "delta-rsync")' "${inputs[@]}" >"$own"
 n=0
 cd "$src"
 for gp in plots/*.gp; do
@@ -57,7 +66,11 @@ for gp in plots/*.gp; do
 	jqf=plots/$fig.jq
 	[ -f "$jqf" ] || continue
 	dat=$out/$fig.dat
-	jq -r -s -L plots -f "$jqf" "${inputs[@]}" > "$dat"
+	if [[ $fig == thesis-* ]]; then
+		jq -r -s -L plots -f "$jqf" "${inputs[@]}" > "$dat"
+	else
+		jq -r -s -L plots -f "$jqf" "$own" > "$dat"
+	fi
 	# The first line is the column header: no line after it, no figure.
 	if [ "$(tail -n +2 "$dat" | grep -c . || true)" = 0 ]; then
 		echo "render: $fig: no data in these results, skipped" >&2

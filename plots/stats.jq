@@ -21,6 +21,8 @@
 #   best(f), least(f) records -> summary of f over the configuration (size and
 #                     options) with the highest / lowest median ({n: 0} if none)
 #   cell              a summary -> "median (min-max) n=N" for a table cell, "no runs"
+#   kib               a size option ("4k", "1m", "65536") -> KiB, a number (so
+#                     that chunk sizes sort as numbers, not as text)
 
 def measured: select(.warmup != true);
 def passed: select(.type == "scenario" and .status == "pass" and .warmup != true);
@@ -65,3 +67,5 @@ def opts: (. // {}) | to_entries | map("\(.key)=\(.value)") | join(" ");
 def best(f): group_by([.size, (.options | tostring)]) | map(map(f) | summary) | max_by(.median) // {n: 0};
 def least(f): group_by([.size, (.options | tostring)]) | map(map(f) | summary) | min_by(.median) // {n: 0};
 def cell: if .n == 0 then "no runs" else "\(spread) n=\(nmark)" end;
+def kib: ascii_downcase | if endswith("k") then .[:-1] | tonumber elif endswith("m") then .[:-1] | tonumber * 1024
+  else tonumber / 1024 end;

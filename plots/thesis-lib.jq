@@ -15,8 +15,6 @@ def who: if .approach == "fuse" or .approach == "nbd" then "\(.approach) \(.opti
 # the 0 ms runs: loopback (--netem none, profile local) or through the emulator (rtt-0ms)
 def link: if .profile == "rtt-0ms" then "emulated (rtt-0ms)" else "loopback (--netem none)" end;
 def workers: .options.inflight // .options.pull_inflight;
-def kib: ascii_downcase | if endswith("k") then .[:-1] | tonumber elif endswith("m") then .[:-1] | tonumber * 1024
-	else tonumber / 1024 end;
 def writer_mbit: .workload | (capture("(?<n>[0-9]+)mbit") | .n | tonumber) // 200;
 def side: if .options.server_chunk then "remote (server_chunk)" else "local (chunk)" end;
 

@@ -5,6 +5,6 @@ include "stats";
         and .profile == "local" and .options.prefetch == "off" and (.options.chunk != null)
         and .options.threads == null and .options.handler == null and (.workload == "seq-read-4k" or .workload == "rand-read"))
   | [ .workload,
-      (.options.chunk | capture("^(?<n>[0-9]+)(?<u>[km])$") | (.n | tonumber) * (if .u == "m" then 1024 else 1 end)),
+      (.options.chunk | kib),
       .throughput_mb_s ] ]
 | stats_table

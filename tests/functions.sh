@@ -95,6 +95,19 @@ memsync_run_logged() {
 		fail "memsync run $*: $(tail -5 "$TMPDIR_TEST/log")"
 }
 
+# expect_scenarios OUT N - fail unless OUT has N scenario records.
+expect_scenarios() {
+	local n
+	n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$1")
+	[ "$n" = "$2" ] || fail "expected $2 scenario records in $(basename "$1"), got $n"
+}
+
+# no_mount_left DIR - fail when anything is still mounted under DIR (a FUSE
+# mount a run left behind).
+no_mount_left() {
+	! grep -q " $1/" /proc/mounts || fail "a mount was left behind under $1: $(grep " $1/" /proc/mounts)"
+}
+
 # ---- VM lab (netem component; harness/vm) ---------------------------------
 #   requires_kernel_feature FEATURE...   FEATURE is nbd or netem. When this
 #       host's kernel lacks one, the test script re-runs itself inside the VM

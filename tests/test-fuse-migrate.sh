@@ -16,13 +16,13 @@ run -s 64M -o mount=managed
 run -s 64M -o mount=direct
 run -s 32M -p lan -o chunk=64k -o prefetch=notify_store
 run -s 32M -o chunk=4k -o prefetch=off --migrate-after 1s
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 4 ] || fail "expected 4 scenario records, got $n"
+expect_scenarios "$out" 4
+n=4
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true
 	or .migration.downtime_s <= 0 or .migration.rounds != 2 or .migration.bytes_moved < .size
 	or .migration.bytes_resent > .migration.bytes_moved or .migration.dest_bytes_pulled <= 0))]
 	| map({options, status, reason, migration})' "$out")
 [ "$bad" = "[]" ] || fail "migrations not passed/verified or counters wrong: $bad"
-! grep -q " $wd/" /proc/mounts || fail "a FUSE mount was left behind: $(grep " $wd/" /proc/mounts)"
+no_mount_left "$wd"
 jq -r 'select(.type == "scenario") | "\(.options.mount // "managed") chunk \(.options.chunk // "1m"): downtime \(.migration.downtime_s * 1000 | floor) ms, re-sent \(.migration.bytes_resent) of \(.migration.bytes_moved) bytes"' "$out"
 echo "fuse migrate: $n migrations passed and verified on the destination"

@@ -27,13 +27,13 @@ mkdir -p "$wd"
 for m in direct managed; do
 	memsync_run_logged "$out" -a fuse --workdir "$wd" -o remote="$uri" -o mount=$m -w seq-read,rand-write,mixed -s 32M
 done
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 6 ] || fail "expected 6 scenario records, got $n"
+expect_scenarios "$out" 6
+n=6
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified_remote != "yes"
 	or .approach_stats.bytes_pulled == 0))] | map({workload, options, status, reason})' "$out")
 [ "$bad" = "[]" ] || fail "runs against nbdkit not passed or not verified through it: $bad"
 kill -0 $npid || fail "nbdkit is gone"
 data=$(nbdinfo --map --totals "$uri" | awk '$4 == "data" {print $1}')
 [ "${data:-0}" -ge $((32 << 20)) ] || fail "nbdkit holds ${data:-0} bytes of data, expected the 32 MiB region"
-! grep -q " $wd/" /proc/mounts || fail "a FUSE mount was left behind"
+no_mount_left "$wd"
 echo "fuse nbdkit: $n runs through nbdkit's memory plugin passed, remote copy verified through nbdkit"

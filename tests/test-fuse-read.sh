@@ -22,11 +22,11 @@ run -w seq-read-4k,rand-read -s 16M -o chunk=4k -o prefetch=notify_store -o spli
 run -w rand-read,header-first -s 32M -o chunk=64k -o order=header-first -o cache=file -o threads=4 -o clone_fd=off
 run -w seq-read,zipf-read -s 32M -o order=follow -o ra=0 -o max_background=4 -o inflight=4 -o conns=1
 run -w seq-read -s 32M -o mount=direct -o splice=off -o writeback=off -o prefetch=notify_store -o inflight=2
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 31 ] || fail "expected 31 scenario records, got $n"
+expect_scenarios "$out" 31
+n=31
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true or .verified_remote != "yes"
 	or .approach_stats.bytes_pulled == 0 or (.workload == "seq-read" and .approach_stats.bytes_pulled < .size)))]
 	| map({workload, options, status, reason, pulled: .approach_stats.bytes_pulled})' "$out")
 [ "$bad" = "[]" ] || fail "runs not passed, verified or complete: $bad"
-! grep -q " $wd/" /proc/mounts || fail "a FUSE mount was left behind: $(grep " $wd/" /proc/mounts)"
+no_mount_left "$wd"
 echo "fuse read: $n runs passed and verified, nothing left mounted"

@@ -23,10 +23,10 @@ run -w seq-write,mixed -s 32M -o writeback=off -o cache=file -o splice=all
 # stored (fuse_store.c fences the store off them; a store that overwrote a
 # page the workload wrote fails the verification).
 run -w seq-write,mixed,hotset-rw -s 64M -r 2 -o prefetch=notify_store -o ra=16k -o max_io=16k -o inflight=4
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 36 ] || fail "expected 36 scenario records, got $n"
+expect_scenarios "$out" 36
+n=36
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true or .verified_remote != "yes"
 	or .approach_stats.bytes_pushed == 0))] | map({workload, options, status, reason})' "$out")
 [ "$bad" = "[]" ] || fail "runs not passed, verified or pushed: $bad"
-! grep -q " $wd/" /proc/mounts || fail "a FUSE mount was left behind: $(grep " $wd/" /proc/mounts)"
+no_mount_left "$wd"
 echo "fuse write: $n runs passed, verified locally and on the remote"

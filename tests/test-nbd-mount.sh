@@ -18,8 +18,8 @@ run -w "$wls" -o mount=managed
 run -w "$wls" -o mount=direct -o conns=2
 run -w mixed -o attach=ioctl -o ready=poll -o chunk=64k -o pull_inflight=0
 run -w mixed -o attach=netlink -o ready=uevent -o order=follow -o push_interval=20ms -o cache=file
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = $((2 * nw + 2)) ] || fail "expected $((2 * nw + 2)) scenario records, got $n"
+expect_scenarios "$out" $((2 * nw + 2))
+n=$((2 * nw + 2))
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified_remote != "yes")) |
 	{workload, status, reason}]' "$out")
 [ "$bad" = "[]" ] || fail "runs not passed with the remote copy verified: $bad"

@@ -26,8 +26,8 @@ out=$T/k.jsonl
 for m in direct managed; do
 	memsync_run_logged "$out" -a nbd -p local -s $size -o remote="$uri" -o mount=$m -w seq-write,seq-read
 done
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 4 ] || fail "expected 4 scenario records, got $n"
+expect_scenarios "$out" 4
+n=4
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified_remote != "yes"
 	or .options.remote != $uri))] | map({workload, options, status, reason})' --arg uri "$uri" "$out")
 [ "$bad" = "[]" ] || fail "runs against nbdkit not passed or not verified through it: $bad"

@@ -18,8 +18,8 @@ for h in process inprocess; do
 	run -w mixed,rand-write,seq-write -s 32M -o handler=$h
 	run -w mixed,hotset-rw -s 16M -o handler=$h -o chunk=4k -o threads=2 -o push_interval=50ms
 done
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 24 ] || fail "expected 24 scenario records, got $n"
+expect_scenarios "$out" 24
+n=24
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true or .verified_remote != "yes"))]' "$out")
 [ "$bad" = "[]" ] || fail "runs not passed and verified: $bad"
 # The in-process handler reports its counters through the local process.

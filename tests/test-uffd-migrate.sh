@@ -11,8 +11,8 @@ run() { memsync_run_logged "$out" --migrate -a uffd -w migrate-writer "$@"; }
 run -s 64M
 run -s 32M -p lan -o chunk=4k -o prefetch=off
 run -s 32M -o chunk=1m -o threads=4 -o pullers=4
-n=$(jq -s '[.[] | select(.type == "scenario")] | length' "$out")
-[ "$n" = 3 ] || fail "expected 3 scenario records, got $n"
+expect_scenarios "$out" 3
+n=3
 bad=$(jq -c -s '[.[] | select(.type == "scenario" and (.status != "pass" or .verified != true
 	or .migration.downtime_s <= 0 or .migration.dest_faults < 1
 	or .migration.dest_bytes_pulled != .size))]' "$out")

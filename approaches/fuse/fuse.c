@@ -131,6 +131,7 @@ static int fuse_open(const struct scenario *sc, struct region *r, struct err *e)
 	else
 		snprintf(l->uri, sizeof l->uri, "nbd://%s:%d/", sc->remote_addr, sc->port);
 	int migrating = sc->mode == MODE_MIGRATE;
+	l->is_source = migrating;
 	if (migrating && !l->cfg.managed &&
 	    !(l->tracked = calloc((sc->size + l->cfg.chunk - 1) / l->cfg.chunk, 1)))
 		return err_errno(e, ENOMEM, "fuse: tracking");

@@ -250,15 +250,29 @@ static int managed_io_write(void *arg, const void *data, size_t len, uint64_t of
 	return 0;
 }
 
-/* FSYNC, managed: push every dirty chunk and flush the remote. */
-static int managed_io_fsync(void *arg, struct err *e)
+/* Push every dirty chunk and flush the remote. */
+static int managed_push(struct fuse_local *l, struct err *e)
 {
-	struct fuse_local *l = arg;
 	if (managed_flush(l->mg, e)) {
 		atomic_store(&l->write_failed, 1);
 		return -1;
 	}
 	return 0;
+}
+
+/* FSYNC, managed: push every dirty chunk and flush the remote. On a
+ * migration source the kernel's FSYNC (the writer's msync as it is
+ * suspended) ends at the engine: every WRITE the daemon answered is in the
+ * engine's cache already, which is what the destination pulls and the dirty
+ * list is taken from. Pushing here would put nearly the whole hot set on the
+ * source's link inside the downtime, for a remote copy the migration never
+ * reads. fuse_sync's explicit flush still pushes. */
+static int managed_io_fsync(void *arg, struct err *e)
+{
+	struct fuse_local *l = arg;
+	if (l->is_source)
+		return atomic_load(&l->write_failed) ? err_set(e, "an earlier write failed") : 0;
+	return managed_push(l, e);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -317,7 +331,7 @@ struct fusefs_io fuse_data_io(struct fuse_local *l)
 /* Every write durable on the remote (after the page cache was written back). */
 int fuse_data_flush(struct fuse_local *l, struct err *e)
 {
-	return l->cfg.managed ? managed_io_fsync(l, e) : direct_fsync(l, e);
+	return l->cfg.managed ? managed_push(l, e) : direct_fsync(l, e);
 }
 
 /* The record's counters: READs that reached the daemon, bytes pulled and

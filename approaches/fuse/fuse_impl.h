@@ -54,6 +54,7 @@ struct fuse_local {
 	char uri[256];
 	uint64_t size;
 	int is_dest;                 /* a migration destination */
+	int is_source;               /* a migration source: the kernel's FSYNC ends at the engine */
 	struct remote *rm;           /* direct: the data path; managed: the engine's remote */
 	struct remote *rm_demand;    /* managed: the engine's demand connection (demand_conn) */
 	struct managed *mg;          /* managed mode */
