@@ -84,8 +84,10 @@ table() { # NAME
 # from its output without records (a table with fixed rows says "no runs").
 feeders() { # JQ MIN LABEL
 	local body includes
-	body=$(grep -v '^include ' "$1")
-	includes=$(grep '^include ' "$1" | tr '\n' ' ' || true) # the extractor's modules (stats always)
+	# The extractor's modules (stats always): the include statements that
+	# start its lines, also where the program follows on the same line.
+	includes=$(sed -nE 's/^((include "[^"]*"; *)+).*/\1/p' "$1" | tr '\n' ' ')
+	body=$(sed -E 's/^(include "[^"]*"; *)+//' "$1")
 	jq -n -r "${jqargs[@]}" --arg what "$3" "include \"stats\"; $includes def extract: $body
 ;
 		([] | [extract]) as \$none

@@ -6,7 +6,8 @@
 #
 #   measured          the records that count: not warm-ups
 #   passed            scenario records that passed and count
-#   median            of an array of numbers (mean of the middle two when even)
+#   median            of an array of numbers (mean of the middle two when even;
+#                     nulls dropped, null when none is left)
 #   summary           array of numbers -> {median, min, max, n} (nulls dropped)
 #   stats_table       [[series, case, value], ...], one triple per run ->
 #                     TSV: "case", then per series 4 columns "S", "S min",
@@ -28,7 +29,7 @@ def measured: select(.warmup != true);
 def passed: select(.type == "scenario" and .status == "pass" and .warmup != true);
 
 def median:
-  sort | length as $n
+  map(select(. != null)) | sort | length as $n
   | if $n == 0 then null
     elif $n % 2 == 1 then .[($n - 1) / 2]
     else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;

@@ -8,9 +8,9 @@ include "paperlib";
 | ["| profile | changed | size (MiB) | method | n | time (ms) median (min-max) | wire (MB) | wire / (chunks + hashes) | rsync time / this |",
    "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
   + (map(. as $g
-     | ($g | map(select(.method == "rsync") | .seconds) | median) as $rs
+     | ($g | map(select(.method == "rsync") | .seconds) | summary | .median) as $rs
      | ($g | group_by(.method) | map(. as $m
         | ($m | map(.seconds * 1000) | summary) as $t
-        | "| \($m[0].profile)\($m | nohead) | \($m[0].fraction * 100)% | \($m[0].size / 1048576) | \($m[0].method) | \($t | nmark) | \($t | spread) | \($m | map(.wire_bytes / 1e6) | median | num) | \($m | map(.wire_over_payload_plus_hashes) | median | num) | \(if $rs and $t.median > 0 then ($rs * 1000 / $t.median | num) else "-" end) |")))
+        | "| \($m[0].profile)\($m | nohead) | \($m[0].fraction * 100)% | \($m[0].size / 1048576) | \($m[0].method) | \($t | nmark) | \($t | spread) | \($m | map(.wire_bytes / 1e6) | summary | .median | num) | \($m | map(.wire_over_payload_plus_hashes) | summary | .median | num) | \(if $rs and $t.median > 0 then ($rs * 1000 / $t.median | num) else "-" end) |")))
      | flatten)
 | .[]
