@@ -5,7 +5,10 @@
 #               "vm-<vm>" when the run header before it says VM lab (header
 #               "vm" other than "none", or a QEMU CPU), else none (native).
 #               Slurped files lose their boundaries: a file without a header
-#               takes the last header of the file before it.
+#               would take the last header of the file before it, so
+#               plots/render.sh labels each file's records first (file_labels).
+#   file_labels every record of the input files (jq -n, not slurped), with
+#               "lab" set as with_lab does, from its own file's header only
 #   native      keeps the records that did not run in a VM lab
 #   nbd_bench   passed scenario records of harness/bench/nbd.sh (with a lab)
 #   one_lab     an array of records -> those of one lab: vm-tcg when it has
@@ -19,6 +22,11 @@ def with_lab:
   foreach .[] as $r ("none";
     if $r.type == "header" or $r.record == "header" then $r | header_vm else . end;
     if $r.lab == null and . != "none" and $r.type != "header" then $r + {lab: "vm-\(.)"} else $r end);
+def file_labels:
+  foreach inputs as $r ({file: null, vm: "none"};
+    (if input_filename != .file then {file: input_filename, vm: "none"} else . end)
+    | if $r.type == "header" or $r.record == "header" then .vm = ($r | header_vm) else . end;
+    if $r.lab == null and .vm != "none" and $r.type != "header" then $r + {lab: "vm-\(.vm)"} else $r end);
 def native: select((.lab // "native") == "native");
 def nbd_bench: with_lab | select(.type == "scenario" and .status == "pass" and .lab != null and .warmup != true);
 def one_lab: (map(.lab) | unique) as $l

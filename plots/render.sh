@@ -55,9 +55,13 @@ mkdir -p "$out"
 # both, a bench's figure must not mix in runs made with other parameters.
 # Two experiments are a bench's own part run unchanged (backends: backends.sh;
 # delta-rsync: delta.sh's rsync part), so their rows are that bench's rows.
+# Every record gets its lab from its own file's header first (file_labels in
+# plots/nbd-lib.jq): slurped, a header-less file would take the file before it's.
+all=$(mktemp "${TMPDIR:-/tmp}/render-records.XXXXXX")
 own=$(mktemp "${TMPDIR:-/tmp}/render-records.XXXXXX")
-trap 'rm -f "$own"' EXIT
-jq -c 'select(.thesis == null or .thesis == "backends" or .thesis == "delta-rsync")' "${inputs[@]}" >"$own"
+trap 'rm -f "$all" "$own"' EXIT
+jq -c -n -L "$src/plots" 'include "nbd-lib"; file_labels' "${inputs[@]}" >"$all"
+jq -c 'select(.thesis == null or .thesis == "backends" or .thesis == "delta-rsync")' "$all" >"$own"
 n=0
 cd "$src"
 for gp in plots/*.gp; do
@@ -67,7 +71,7 @@ for gp in plots/*.gp; do
 	[ -f "$jqf" ] || continue
 	dat=$out/$fig.dat
 	if [[ $fig == thesis-* ]]; then
-		jq -r -s -L plots -f "$jqf" "${inputs[@]}" > "$dat"
+		jq -r -s -L plots -f "$jqf" "$all" > "$dat"
 	else
 		jq -r -s -L plots -f "$jqf" "$own" > "$dat"
 	fi

@@ -20,10 +20,6 @@ out=$src/paper/out
 
 # Slots ("figure NAME", "table NAME"; globs) without data in results/reference, and why.
 PENDING=(
-	# ./run.sh thesis: no full pass of these experiments in results/reference yet
-	# (2026-12-02-thesis has the other ten)
-	'figure thesis-first-workers*' 'figure thesis-read-rtt*' 'figure thesis-read-workers*'
-	'figure thesis-write-rtt*' 'figure thesis-chunking*' 'figure thesis-migration*'
 	'figure fuse-first' 'figure fuse-rtt' 'figure fuse-rand' 'figure fuse-chunk'
 	'figure fuse-prefetch' 'figure fuse-migrate' # reference/2026-12-01-vm-fuse: the fuse targets only, no RTT sweeps
 	'figure nbd-first' 'figure nbd-read' 'figure nbd-write' 'figure nbd-chunk'

@@ -55,6 +55,21 @@ struct backend *backend_remote_new(struct remote *r, struct err *e);
 /* Connect to an NBD URI (4 connections) and wrap it: the remote:URI spec. */
 struct backend *backend_remote_open(const char *uri, struct err *e);
 
+/* What a pass-through backend (backend_passthrough_new) does besides
+ * forwarding every call to the backend it wraps. */
+struct backend_passthrough_hooks {
+	const char *kind;      /* its backend kind (logs, the spec's prefix): a literal */
+	int flush_ends_here;   /* 1: a flush returns 0 at once; 0: it is forwarded */
+	/* Called after every successful read with its range (NULL: none). */
+	void (*after_read)(void *arg, size_t len, uint64_t off);
+	void *arg;
+};
+/* A backend forwarding to inner (owned: closed with it, or here on
+ * failure), as h says. A migration source serves its destination through
+ * one: its flush ends at the engine, its reads are counted. In
+ * backend_passthrough.c. */
+struct backend *backend_passthrough_new(struct backend *inner, const struct backend_passthrough_hooks *h,
+					struct err *e);
 /* Read len bytes at off into buf. Range must lie inside the backend. */
 int backend_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e);
 /* Write len bytes from buf at off. */

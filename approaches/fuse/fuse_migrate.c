@@ -39,8 +39,7 @@
 #include "nbd_server.h"
 
 struct fuse_mig {
-	struct backend b;            /* first: the source's export (backend callbacks get &b) */
-	struct backend *inner;       /* what it reads from */
+	struct backend *exp;         /* source: the export (a pass-through over the engine or the remote) */
 	struct nbd_server *srv;
 	_Atomic uint8_t *served;     /* chunks the destination has read */
 	atomic_ullong served_bytes;
@@ -52,62 +51,15 @@ struct fuse_mig {
 
 /* ---- the source's export --------------------------------------------------- */
 
-/* Read for the destination; remember what it got. */
-static int mig_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e)
+/* After a read for the destination: remember what it got. */
+static void mig_served(void *arg, size_t len, uint64_t off)
 {
-	struct fuse_mig *mg = (struct fuse_mig *)b;
-	if (backend_read(mg->inner, buf, len, off, e))
-		return -1;
+	struct fuse_mig *mg = arg;
 	uint64_t chunk = mg->l->cfg.chunk;
 	for (uint64_t c = off / chunk; len && c <= (off + len - 1) / chunk; c++)
 		atomic_store_explicit(&mg->served[c], 1, memory_order_relaxed);
 	atomic_fetch_add(&mg->served_bytes, len);
-	return 0;
 }
-
-/* Writes, trims, zeroes: the server refuses them (read-only export);
- * should one come, it goes where the reads come from. */
-static int mig_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
-{
-	return backend_write(((struct fuse_mig *)b)->inner, buf, len, off, e);
-}
-
-/* Flush: the server accepts it on a read-only export (the destination's
- * FSYNC forwards one). Nothing was written through this export, so it ends
- * here; passed on, the engine's flush would push the source's whole dirty
- * set to the remote while the destination waits. */
-static int mig_flush(struct backend *b, struct err *e)
-{
-	(void)b;
-	(void)e;
-	return 0;
-}
-
-static int mig_trim(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	return backend_trim(((struct fuse_mig *)b)->inner, len, off, e);
-}
-
-static int mig_zero(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	return backend_zero(((struct fuse_mig *)b)->inner, len, off, e);
-}
-
-/* The inner backend is closed with the migration state. */
-static void mig_close(struct backend *b)
-{
-	(void)b;
-}
-
-static const struct backend_ops mig_ops = {
-	.kind = "fuse-migration-source",
-	.read = mig_read,
-	.write = mig_write,
-	.flush = mig_flush,
-	.trim = mig_trim,
-	.zero = mig_zero,
-	.close = mig_close,
-};
 
 /* A migration state with nothing open. */
 static struct fuse_mig *mig_new(struct fuse_local *l, struct err *e)
@@ -130,23 +82,28 @@ int fuse_mig_source_start(struct fuse_local *l, struct err *e)
 	uint64_t n = (l->size + l->cfg.chunk - 1) / l->cfg.chunk;
 	if (!(mg->served = calloc(n, 1)))
 		return err_errno(e, ENOMEM, "fuse migration");
+	struct backend *inner;
 	if (l->mg) {
-		mg->inner = managed_backend_new(l->mg, e);
+		inner = managed_backend_new(l->mg, e);
 	} else {
 		struct remote *r2 = remote_connect(l->uri, l->cfg.conns, e);
-		mg->inner = r2 ? backend_remote_new(r2, e) : NULL;
+		inner = r2 ? backend_remote_new(r2, e) : NULL;
 	}
-	if (!mg->inner)
+	/* Read-only to the server, which still accepts the destination's flush
+	 * (its FSYNC forwards one): nothing was written through this export, so
+	 * the flush ends here; passed on, the engine's flush would push the
+	 * source's whole dirty set to the remote while the destination waits. */
+	struct backend_passthrough_hooks h = {
+		.kind = "fuse-migration-source", .flush_ends_here = 1, .after_read = mig_served, .arg = mg,
+	};
+	if (!inner || !(mg->exp = backend_passthrough_new(inner, &h, e)))
 		return -1;
-	mg->b.ops = &mig_ops;
-	mg->b.size = l->size;
-	snprintf(mg->b.spec, sizeof mg->b.spec, "fuse-source:%s", mg->inner->spec);
 	struct nbd_server_opts so = {.workers = 8, .readonly = 1};
 	char port[16];
 	snprintf(port, sizeof port, "%d", l->sc->mig_port);
-	if (!(mg->srv = nbd_server_new(&mg->b, &so, e)) || nbd_server_listen(mg->srv, l->sc->local_addr, port, e))
+	if (!(mg->srv = nbd_server_new(mg->exp, &so, e)) || nbd_server_listen(mg->srv, l->sc->local_addr, port, e))
 		return -1;
-	log_debug("fuse: migration source serving on %s:%s (%s)", l->sc->local_addr, port, mg->inner->spec);
+	log_debug("fuse: migration source serving on %s:%s (%s)", l->sc->local_addr, port, mg->exp->spec);
 	return 0;
 }
 
@@ -376,7 +333,7 @@ void fuse_mig_stop(struct fuse_local *l)
 		log_debug("fuse migration: the source served %" PRIu64 " bytes", st.bytes_read);
 		nbd_server_free(mg->srv);
 	}
-	backend_close(mg->inner);
+	backend_close(mg->exp);
 	if (mg->lfd >= 0)
 		close(mg->lfd);
 	if (mg->ctl >= 0)

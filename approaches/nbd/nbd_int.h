@@ -56,11 +56,7 @@ void nbd_local_free(struct nbd_local *l);
 /* Copy the engine's counters into the region. */
 void nbd_local_counters(struct nbd_local *l, struct region *r);
 
-/* Migration (nbd_migrate.c). Source: the engine's backend b (owned, closed
- * on failure) for the device and the seeder, with a flush that ends at the
- * engine (no push to the remote on the device's flushes). */
-struct backend *nbd_seed_backend_new(struct backend *b, struct err *e);
-/* Source: serve the leecher, track writes. */
+/* Migration (nbd_migrate.c). Source: serve the leecher, track writes. */
 int nbd_seed_start(struct nbd_local *l, struct err *e);
 /* Destination: the leecher's device pulling from the source, and the control listener. */
 int nbd_migrate_dest(const struct scenario *sc, struct region *r, struct err *e);

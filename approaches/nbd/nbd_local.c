@@ -105,86 +105,18 @@ int nbd_parse_opts(const struct scenario *sc, struct nbd_cfg *c, struct err *e)
 }
 
 /* During a migration the source's device and the seeder are served from the
- * engine through this wrapper: reads, writes, trims and zeroes go to the
- * engine; a flush ends at the engine. Every write the server acknowledged is
- * already in the engine's cache (managed_write copies before it returns),
- * and the cache is what the seeder serves and what the dirty list is taken
- * from: the migration's copy is complete there. The engine's own flush would
- * also push every dirty chunk to the remote and wait for it; a hot-set
- * writer dirties nearly every chunk between two flushes, so each device
- * flush (the writer's msync at the suspension, the pre-copy writebacks, the
- * leecher's flush forwarded by the seeder) put almost the whole region on the
- * source's link (256 MiB at 100 Mbit/s: 21 s) for a remote copy that the
- * migration never reads. An explicit sync (nbd_sync) still pushes. */
-struct seed_backend {
-	struct backend b;
-	struct backend *inner;          /* the engine's backend, owned */
-};
-
-/* The engine's backend behind the wrapper. */
-static struct backend *seed_inner(struct backend *b)
-{
-	return ((struct seed_backend *)b)->inner;
-}
-
-/* Read through the engine. */
-static int sb_read(struct backend *b, void *buf, size_t len, uint64_t off, struct err *e)
-{
-	return backend_read(seed_inner(b), buf, len, off, e);
-}
-
-/* Write through the engine (tracked for the dirty list). */
-static int sb_write(struct backend *b, const void *buf, size_t len, uint64_t off, struct err *e)
-{
-	return backend_write(seed_inner(b), buf, len, off, e);
-}
-
-/* Flush: what the server acknowledged is in the engine already (see above). */
-static int sb_flush(struct backend *b, struct err *e)
-{
-	(void)b;
-	(void)e;
-	return 0;
-}
-
-/* Trim through the engine. */
-static int sb_trim(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	return backend_trim(seed_inner(b), len, off, e);
-}
-
-/* Zero through the engine. */
-static int sb_zero(struct backend *b, size_t len, uint64_t off, struct err *e)
-{
-	return backend_zero(seed_inner(b), len, off, e);
-}
-
-/* Close the engine's backend and the wrapper. */
-static void sb_close(struct backend *b)
-{
-	backend_close(seed_inner(b));
-	free(b);
-}
-
-static const struct backend_ops seed_backend_ops = {
-	.kind = "nbd-migration-source", .read = sb_read, .write = sb_write, .flush = sb_flush,
-	.trim = sb_trim, .zero = sb_zero, .close = sb_close,
-};
-
-/* Migration source: b (the engine's backend, owned, closed on failure) with a flush that ends at the engine. */
-struct backend *nbd_seed_backend_new(struct backend *b, struct err *e)
-{
-	struct seed_backend *sb = calloc(1, sizeof *sb);
-	if (!sb) {
-		backend_close(b);
-		return err_errno(e, ENOMEM, "nbd: migration source backend"), NULL;
-	}
-	sb->inner = b;
-	sb->b.ops = &seed_backend_ops;
-	sb->b.size = b->size;
-	snprintf(sb->b.spec, sizeof sb->b.spec, "migration-source:%.200s", b->spec);
-	return &sb->b;
-}
+ * engine through a pass-through backend whose flush ends at the engine.
+ * Every write the server acknowledged is already in the engine's cache
+ * (managed_write copies before it returns), and the cache is what the
+ * seeder serves and what the dirty list is taken from: the migration's copy
+ * is complete there. The engine's own flush would also push every dirty
+ * chunk to the remote and wait for it; a hot-set writer dirties nearly every
+ * chunk between two flushes, so each device flush (the writer's msync at the
+ * suspension, the pre-copy writebacks, the leecher's flush forwarded by the
+ * seeder) put almost the whole region on the source's link (256 MiB at
+ * 100 Mbit/s: 21 s) for a remote copy that the migration never reads. An
+ * explicit sync (nbd_sync) still pushes. */
+static const struct backend_passthrough_hooks seed_hooks = {.kind = "nbd-migration-source", .flush_ends_here = 1};
 
 /* A leecher's device flush. Without local changes, the engine's flush
  * (it pushes nothing, waits for the pull's requests in flight, flushes the
@@ -226,7 +158,7 @@ static int local_backend(struct nbd_local *l, const char *uri, struct err *e)
 		l->leech_ops.flush = leech_flush;
 		l->b->ops = &l->leech_ops;
 	} else if (l->sc->mode == MODE_MIGRATE && !l->leech) {
-		l->b = nbd_seed_backend_new(l->b, e); /* a migration source's device flushes end at the engine */
+		l->b = backend_passthrough_new(l->b, &seed_hooks, e); /* flushes end at the engine (above) */
 	}
 	return l->b ? 0 : -1;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: the thesis set: one experiment per figure of the thesis (first chunk and read MB/s at 0 ms, vs RTT and vs pull workers; writes vs RTT; nbd device start and data pulled before open; chunking local vs remote; backends; transport) plus delta vs rsync, migration downtime, CPU and wire cost, efficiency against the link limit; nbd in the VM lab (vm-tcg). Also ./run.sh thesis
-# runtime: about 4 h 40 min (1 h 11 min of it measured, the rest estimated; quick: about 45 minutes); ./run.sh thesis --list prints each experiment's
+# runtime: about 2 h 35 min, measured per experiment on the idle project machine (quick: about 45 minutes); ./run.sh thesis --list prints each experiment's
 #
 # usage: thesis.sh [--quick] [--list] [--only NAME,...]
 #        thesis.sh --vm-part NAME      (inside the VM lab: the nbd part of NAME)

@@ -1,8 +1,11 @@
 /*
  * test_remote_backend.c - unit tests of the memory, file and directory
  * backends (approaches/common/backend.c): spec parsing, round trips,
- * zero/trim, range checks, concurrent writers on the directory backend.
+ * zero/trim, range checks, concurrent writers on the directory backend;
+ * the pass-through backend (backend_passthrough.c): forwarding, observed
+ * reads, a flush that ends there or is forwarded.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +86,61 @@ static void *writer(void *p)
 }
 
 /* Run tests. */
+/* An inner backend for the pass-through test: memory, but its flush fails. */
+static int failing_flush(struct backend *b, struct err *e)
+{
+	(void)b;
+	return err_errno(e, EIO, "inner flush");
+}
+
+/* What the pass-through's read observer saw. */
+struct observed {
+	uint64_t reads, bytes, last_off;
+};
+
+/* Read observer: count. */
+static void observe(void *arg, size_t len, uint64_t off)
+{
+	struct observed *o = arg;
+	o->reads++;
+	o->bytes += len;
+	o->last_off = off;
+}
+
+/* The pass-through backend over memory: forwarding, observed reads, flush. */
+static void test_passthrough(void)
+{
+	for (int ends = 0; ends <= 1; ends++) {
+		struct err e = {0};
+		struct backend *mem = backend_memory_new(8u << 20, &e);
+		CHECK(mem != NULL);
+		if (!mem)
+			return;
+		static struct backend_ops ops;
+		ops = *mem->ops;
+		ops.flush = failing_flush;
+		mem->ops = &ops;
+		struct observed o = {0};
+		struct backend_passthrough_hooks h = {.kind = "test-pt", .flush_ends_here = ends, .after_read = observe, .arg = &o};
+		struct backend *b = backend_passthrough_new(mem, &h, &e);
+		CHECK(b != NULL && backend_size(b) == 8u << 20 && strncmp(b->spec, "test-pt:memory", 14) == 0);
+		unsigned char w[5000], r[5000];
+		pattern(w, sizeof w, 12345);
+		CHECK(backend_write(b, w, sizeof w, 12345, &e) == 0);
+		CHECK(backend_read(b, r, sizeof r, 12345, &e) == 0 && memcmp(w, r, sizeof w) == 0);
+		CHECK(memcmp((unsigned char *)backend_base(mem) + 12345, w, sizeof w) == 0); /* it went through */
+		CHECK(o.reads == 1 && o.bytes == sizeof r && o.last_off == 12345);
+		CHECK(backend_read(b, r, 2, (8u << 20) - 1, &e) == -1); /* out of range: not observed */
+		CHECK(o.reads == 1);
+		err_clear(&e);
+		if (ends)
+			CHECK(backend_flush(b, &e) == 0);
+		else
+			CHECK(backend_flush(b, &e) == -1 && e.code == EIO);
+		backend_close(b); /* closes mem too (ASan: no leak) */
+	}
+}
+
 int main(void)
 {
 	struct err e = {0};
@@ -143,6 +201,7 @@ int main(void)
 			CHECK(e.set && e.msg[0]);
 		}
 	}
+	test_passthrough();
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
 	if (system(path))
 		fprintf(stderr, "cleanup failed\n");
