@@ -108,12 +108,15 @@ val() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" <<<"$check"; }
 [ "$(val nodata)" = $((pend_fig + pend_tab)) ] ||
 	fail "$(val nodata) 'no data' placeholder(s) in the page, $((pend_fig + pend_tab)) in pending sections: ${check#*NODATA: }"
 
-# A full-page screenshot: the window as tall as the page.
+# A full-page screenshot: the window as tall as the page. Chromium cannot
+# capture a bitmap much over 40000 px tall (at 82183 px the capture fails),
+# so a taller page is drawn at a scale halved until it fits.
 height=$(val height)
 [ "$height" -gt 1000 ] || fail "page height $height px: too short for the paper"
+scale=$(awk -v h="$height" 'BEGIN { s = 1; while (h * s > 40000) s /= 2; print s }')
 rm -f "$out/paper.png"
 PAPER_CHROMIUM_LOG=$TMPDIR_TEST/chromium.log paper_chromium --virtual-time-budget=10000 \
-	--window-size="1200,$height" --screenshot="$out/paper.png" "file://$out/paper.html" ||
-	fail "chromium --screenshot failed: $(tail -3 "$TMPDIR_TEST/chromium.log")"
+	--force-device-scale-factor="$scale" --window-size="1200,$height" --screenshot="$out/paper.png" \
+	"file://$out/paper.html" || fail "chromium --screenshot failed: $(tail -3 "$TMPDIR_TEST/chromium.log")"
 [ -s "$out/paper.png" ] || fail "no screenshot"
-echo "paper: $figures figures and $tables tables checked in Chromium ($pend_fig figure and $pend_tab table slots pending); screenshot $out/paper.png (1200x$height)"
+echo "paper: $figures figures and $tables tables checked in Chromium ($pend_fig figure and $pend_tab table slots pending); screenshot $out/paper.png (1200x$height CSS px at scale $scale)"
