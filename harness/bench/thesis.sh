@@ -183,11 +183,16 @@ n_first_rtt() {
 	small -w first-access -p "$(rttp "$rtts")" -r "$frep"
 }
 v_first_rtt() { vsides -w first-access -p "$(rttp "$vrtts")" -s 8M -r "$vfrep"; }
+# fuse managed with the default 1 MiB requests and, like the thesis's one
+# 4 KiB read, with 4 KiB requests (small()'s options and region).
 n_first_workers() {
-	local n
+	local n p
+	p=$(rttp "$frtts")
 	for n in $workers; do
-		trun -a uffd -o inflight="$n" -w first-access -p "$(rttp "$frtts")" -s 8M -r "$frep"
-		trun -a fuse -o mount=managed -o inflight="$n" -w first-access -p "$(rttp "$frtts")" -s 8M -r "$frep"
+		trun -a uffd -o inflight="$n" -w first-access -p "$p" -s 8M -r "$frep"
+		trun -a fuse -o mount=managed -o inflight="$n" -w first-access -p "$p" -s 8M -r "$frep"
+		trun -a fuse -o mount=managed -o inflight="$n" -o max_io=4k -o ra=4k -o chunk=4k -w first-access -p "$p" \
+			-s 1M -r "$frep"
 	done
 }
 v_first_workers() {
