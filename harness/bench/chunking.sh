@@ -23,7 +23,9 @@
 #   rsync                          rsync (daemon on host 1, --ignore-times
 #                                  --no-whole-file; temp file + rename, its
 #                                  default, which reuses moved blocks)
-# The copy is compared with NEW after each transfer. One JSON line per
+# Each point is 1 warm-up transfer (run 0, "warmup": true) and 5 measured
+# ones (--quick: 1), the strategies taking turns run by run. The copy is
+# compared with NEW after each transfer. One JSON line per
 # transfer (type "chunking") after a header record goes to
 # $MEMSYNC_OUT/chunking.jsonl: seconds (the sender's wall time: process start
 # to exit, the receiver's work included), wire_bytes (both directions on the
@@ -31,7 +33,8 @@
 # metadata_bytes (hashes, recipes, wants; rsync: its bytes sent + received
 # minus the literal data), cpu_sender_s / cpu_receiver_s (user + system).
 # Use a Release build (MEMSYNC_BUILD). MB = 10^6 bytes.
-# MEMSYNC_CHUNKING_WORKLOADS / _STRATEGIES / _PROFILES narrow the run.
+# MEMSYNC_CHUNKING_WORKLOADS / _STRATEGIES / _PROFILES narrow the run; _REPEAT sets the
+# measured transfers per point.
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
 quick=${MEMSYNC_QUICK:-0}
@@ -64,10 +67,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ "$quick" = 1 ]; then
-	size=$((16 << 20)) profiles="local wan"
+	size=$((16 << 20)) profiles="local wan" reps=1
 else
-	size=$((256 << 20)) profiles="local lan wan"
+	size=$((256 << 20)) profiles="local lan wan" reps=5
 fi
+reps=${MEMSYNC_CHUNKING_REPEAT:-$reps}
 profiles=${MEMSYNC_CHUNKING_PROFILES:-$profiles}
 workloads=${MEMSYNC_CHUNKING_WORKLOADS:-inplace shift sqlite tar}
 strategies=${MEMSYNC_CHUNKING_STRATEGIES:-fixed-4k fixed-64k fixed-1m cdc-4k cdc-16k cdc-64k rsync}
@@ -75,7 +79,7 @@ driver=${MEMSYNC_NETEM:-auto}
 [ "$driver" = auto ] || [ "$driver" = user ] || [ "$driver" = tc ] || driver=auto
 
 bench_params "size=$size" "profiles=$profiles" "workloads=$workloads" "strategies=$strategies" "hash=xxh3" \
-	"workdir=$wroot"
+	"repeat=$reps" "warmup_runs=1" "workdir=$wroot"
 : >"$out"
 bench_header "$out"
 
@@ -210,8 +214,9 @@ row() { # STRATEGY
 	jq -c -n --arg s "$1" --arg kind "$kind" --argjson chunk $chunk --arg w "$wl" --arg p "$prof" \
 		--arg drv "$MEMSYNC_NET_DRIVER" --argjson old "$(stat -c %s "$work/old")" \
 		--argjson new "$(stat -c %s "$work/new")" --arg t "$secs" --argjson wire "$wire_b" --argjson pay "$payload" \
-		--argjson meta "$meta" --argjson chunks "$chunks" --arg cs "$cpu_s" --arg cr "$cpu_r" \
-		'{type:"chunking", workload:$w, profile:$p, netem_driver:$drv, strategy:$s, chunking:$kind, chunk:$chunk,
+		--argjson meta "$meta" --argjson chunks "$chunks" --arg cs "$cpu_s" --arg cr "$cpu_r" --argjson run "$run" \
+		'{type:"chunking", run:$run, warmup:($run == 0), workload:$w, profile:$p, netem_driver:$drv, strategy:$s,
+		  chunking:$kind, chunk:$chunk,
 		  hash:(if $kind == "rsync" then "rsync" else "xxh3" end), old_size:$old, new_size:$new,
 		  seconds:($t|tonumber), wire_bytes:$wire, payload_bytes:$pay, metadata_bytes:$meta,
 		  chunks_sent:$chunks, cpu_sender_s:($cs|tonumber), cpu_receiver_s:($cr|tonumber)}' >>"$out"
@@ -223,14 +228,19 @@ for wl in $workloads; do
 	for prof in $profiles; do
 		eval "$("$net" up --profile "$prof" --driver "$driver" --state "$state")"
 		h0=$MEMSYNC_NET_H0_NETNS h1=$MEMSYNC_NET_H1_NETNS addr=$MEMSYNC_NET_H1_ADDR
-		for s in $strategies; do
-			port=$((port + 1))
-			bench_run "chunking.jsonl: $wl $prof $s" transfer "$s"
+		# Run 0 of every strategy is the warm-up; then the strategies take
+		# turns, so that load on a shared machine hits them alike.
+		for run in $(seq 0 "$reps"); do
+			for s in $strategies; do
+				port=$((port + 1))
+				bench_run "chunking.jsonl: $wl $prof $s (run $run)" transfer "$s"
+			done
 		done
 		"$net" down --state "$state" >/dev/null
-		jq -r -s --arg w "$wl" --arg p "$prof" '[.[] | select(.type == "chunking" and .workload == $w and .profile == $p)] |
-			"  \($w) \($p): " + (map("\(.strategy) \(.seconds * 1000 | round) ms \(.wire_bytes / 1e6 * 100 | round / 100) MB")
-			| join(", "))' "$out" >&2
+		jq -r -s --arg w "$wl" --arg p "$prof" --arg n "$reps" '[.[] | select(.type == "chunking" and .workload == $w and .profile == $p
+			and .warmup != true)] | group_by(.strategy) | map(sort_by(.seconds) as $t | sort_by(.wire_bytes) as $b
+			| "\(.[0].strategy) \($t[length / 2 | floor].seconds * 1000 | round) ms \($b[length / 2 | floor].wire_bytes / 1e6
+			* 100 | round / 100) MB") | "  \($w) \($p) (medians of \($n)): " + join(", ")' "$out" >&2
 	done
 	rm -f "$work/old" "$work/new" "$work/dst"
 done
