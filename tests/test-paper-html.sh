@@ -24,7 +24,6 @@ PENDING=(
 	'figure fuse-prefetch' 'figure fuse-migrate' # reference/2026-12-01-vm-fuse: the fuse targets only, no RTT sweeps
 	'figure nbd-first' 'figure nbd-read' 'figure nbd-write' 'figure nbd-chunk'
 	'figure nbd-start' 'figure nbd-pulled' # ./run.sh --vm bench nbd: only its targets are in results/reference
-	'figure chunking-*' 'table chunking' # ./run.sh bench chunking: not in results/reference yet
 )
 # Whether slot $1 is in PENDING.
 pending() {
