@@ -140,7 +140,7 @@ static void publish_counters(struct scenario_run *s, enum role role, const struc
 	s->sh->counters[role].dirty = r->chunks_dirty;
 }
 
-/* Harness callback for migrate_source(): stop the writer, start the downtime clock. */
+/* Harness callback for migrate_source(): stop the writer (and wait for its flush). */
 static int suspend_writer(struct migration *m, struct err *e)
 {
 	struct scenario_run *s = m->harness;
@@ -160,8 +160,7 @@ static int suspend_writer(struct migration *m, struct err *e)
 					   (double)WRITER_STOP_SLOW_NS / 1e9);
 		usleep(WRITER_STOP_POLL_US);
 	}
-	s->sh->t_suspend_ns = now_ns();
-	return 0;
+	return 0; /* the downtime clock started when the writer stopped (workload_cmd_run) */
 }
 
 /* CMD_MIGRATE in the local process: migrate_source() with the harness callback. */
@@ -272,8 +271,15 @@ static int workload_cmd_run(struct scenario_run *s, enum role role, unsigned cha
 	uint64_t c0 = cpu_self_us();
 	volatile int *stop = &s->sh->stop_writer;
 	int ok = workload_run(&s->sc.wl, map, d->size, s->sc.seed, s->versions, stop, &s->sh->wres, e) == 0;
+	/* A migration's downtime starts here: the writer has stopped writing,
+	 * and flushing what it left dirty in the page cache is part of it. */
+	uint64_t t_stopped = now_ns();
 	if (d->kind == REGION_FILE && msync(map, d->size, MS_SYNC))
 		ok = err_errno(e, errno, "msync of the region failed") == 0;
+	if (*stop) {
+		s->sh->source_flush_ns = now_ns() - t_stopped;
+		s->sh->t_suspend_ns = t_stopped;
+	}
 	s->sh->writer_stopped = 1;
 	verify_inject_corruption(map, d->size);
 	s->sh->cpu_us[role][0] = c0;

@@ -169,6 +169,7 @@ static void record_migration(struct record *r, const struct shared *sh)
 			      ? (double)(sh->t_resumed_ns - sh->t_suspend_ns) / 1e9
 			      : -1;
 	rec_f64(r, "downtime_s", down);
+	rec_u64(r, "source_flush_ns", sh->source_flush_ns);
 	rec_u64(r, "resume_first_access_ns", sh->resume_first_access_ns);
 	rec_u64(r, "rounds", sh->mig_rounds);
 	rec_u64(r, "bytes_moved", sh->mig_bytes_moved);
