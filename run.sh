@@ -53,7 +53,8 @@ options (default suite and bench):
   -o KEY=VALUE       approach option, passed through (see --help APPROACH)
 
 Some experiments run only the parts an environment variable names (the script's
-header lists them), e.g. MEMSYNC_NBD_PARTS=targets ./run.sh --vm bench nbd.
+header lists them), e.g. MEMSYNC_NBD_PARTS=targets ./run.sh --vm bench nbd,
+MEMSYNC_FUSE_PARTS=first,rtt ./run.sh bench fuse.
 
 Results are JSON Lines: every file starts with a header record (tool, build,
 machine, parameters), then one record per scenario or bench row; README.md explains

@@ -51,13 +51,12 @@ rep=5
 [ "$quick" = 1 ] && rep=2
 [ "$quick" = 1 ] && mprofiles="local wan"
 
-parts=" ${MEMSYNC_DELTA_PARTS:-hash rsync cycles migrate} "
-want() { [[ $parts == *" $1 "* ]]; }
-bench_params "parts=$(echo $parts)" "hash_size=$hsize" "rsync_size=$rsize" "cycle_sizes=$sizes" "profiles=$profiles" \
+bench_parts MEMSYNC_DELTA_PARTS "hash rsync cycles migrate"
+bench_params "hash_size=$hsize" "rsync_size=$rsize" "cycle_sizes=$sizes" "profiles=$profiles" \
 	"fractions=$fracs" "migrate_profiles=$mprofiles" "workdir=$wroot" "repeat=$rep"
 
 # ---- 1. hash throughput ------------------------------------------------------
-if want hash; then
+if bench_want hash; then
 echo "delta.sh: hash throughput ($hsize)" >&2
 hout=$MEMSYNC_OUT/delta-hash.jsonl
 hflags=(--size "$hsize")
@@ -171,7 +170,7 @@ CONF
 	done
 	exec 7>&- 5>&- 8<&- 6<&-
 }
-if want rsync; then
+if bench_want rsync; then
 out=$MEMSYNC_OUT/delta-rsync.jsonl
 : >"$out"
 bench_header "$out"
@@ -181,7 +180,7 @@ done
 fi
 
 # ---- 3. steady-state cycles (memsync run) -------------------------------------
-if want cycles; then
+if bench_want cycles; then
 echo "delta.sh: steady-state cycles, sizes $sizes" >&2
 cyc=$MEMSYNC_OUT/delta-cycles.jsonl
 : >"$cyc"
@@ -197,7 +196,7 @@ done
 fi
 
 # ---- 4. migration downtime ---------------------------------------------------
-if want migrate; then
+if bench_want migrate; then
 echo "delta.sh: migration downtime" >&2
 mig=$MEMSYNC_OUT/delta-migrate.jsonl
 : >"$mig"

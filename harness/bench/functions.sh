@@ -9,6 +9,10 @@
 #                              invocation of the bench; every results file starts with it
 #   bench_run WHAT CMD...      run CMD in a subshell with errexit; when it fails, say
 #                              "WHAT" failed and go on (Ctrl-C still stops the bench)
+#   bench_parts VAR ALL        the parts to run: those the variable VAR names
+#                              (comma- or space-separated), else all of ALL; an
+#                              unknown part ends the bench; recorded as parts=
+#   bench_want PART            whether PART is one of them
 #   bench_fail WHAT            count a failure found otherwise
 #   bench_finish               exit 1 naming the failed runs, if any
 #
@@ -46,6 +50,19 @@ bench_header() {
 		--command "$bench_command" "${args[@]}" >>"$file"
 	bench_headed[$file]=1
 }
+
+# Select the bench's parts from $VAR (default: all of ALL); bench_want asks.
+bench_parts() {
+	local var=$1 all=$2 p
+	bench_selected=" $(echo "${!var:-$all}" | tr ',' ' ') "
+	for p in $bench_selected; do
+		[[ " $all " == *" $p "* ]] || { echo "$bench_name bench: unknown part '$p' in $var (parts: $all)" >&2; exit 2; }
+	done
+	bench_params "parts=$(echo $bench_selected | tr ' ' ',')"
+}
+
+# Whether part $1 was selected (bench_parts).
+bench_want() { [[ $bench_selected == *" $1 "* ]]; }
 
 # Count a failed run and say which.
 bench_fail() {

@@ -23,6 +23,11 @@
 #   fuse-prefetch.jsonl  prefetch off / readahead / notify_store, both mounts
 #   fuse-migrate.jsonl   migration downtime vs RTT and vs writer rate: fuse
 #                        two-phase, uffd post-copy, delta pre-copy
+# Parts, one per file: targets first rtt write inflight chunk prefetch
+# migrate; all by default, MEMSYNC_FUSE_PARTS names some, e.g.
+#   MEMSYNC_FUSE_PARTS=first,rtt ./run.sh bench fuse
+# The targets use 1 GiB regions; the sweeps 256 MiB, as the thesis set does
+# (a 1 GiB region at six RTTs, five repetitions and five sides is hours).
 # Figures: plots/fuse-*.gp (./run.sh plot); table: approaches/fuse/README.md.
 set -euo pipefail
 . "$(dirname "$0")/functions.sh"
@@ -30,13 +35,14 @@ quick=${MEMSYNC_QUICK:-0}
 M=$MEMSYNC_BUILD/memsync
 F=$MEMSYNC_SRC/approaches/fuse
 D=$MEMSYNC_SRC/approaches/delta/workloads
-size=1G tsize=1G msize=1G rep=5 frep=20 rtts=rtt-0ms,rtt-2ms,rtt-6ms,rtt-10ms,rtt-20ms,rtt-40ms
+size=256M tsize=1G msize=256M rep=5 frep=20 rtts=rtt-0ms,rtt-2ms,rtt-6ms,rtt-10ms,rtt-20ms,rtt-40ms
 inflights="1 2 4 8 16 32 64 128 256" chunks="4k 16k 64k 256k 1m"
 if [ "$quick" = 1 ]; then
 	size=64M tsize=128M msize=64M rep=1 frep=3 rtts=rtt-0ms,rtt-20ms inflights="1 16" chunks="4k 1m"
 fi
 r25=$F/profiles/rtt-25ms.conf
 writers="$D/migrate-writer-50mbit.conf,$F/workloads/migrate-writer-80mbit.conf,migrate-writer,$D/migrate-writer-800mbit.conf"
+bench_parts MEMSYNC_FUSE_PARTS "targets first rtt write inflight chunk prefetch migrate"
 bench_params "size=$size" "target_size=$tsize" "migrate_size=$msize" "repeat=$rep" "first_access_repeat=$frep" \
 	"rtts=$rtts" "inflights=$inflights" "chunks=$chunks"
 
@@ -58,7 +64,13 @@ side() { # FILE ARGS...
 	run "$f" -a uffd,memory,disk "$@"
 }
 
+# First access: with the default 1 MiB requests the faulting page comes with
+# its READ of up to 1 MiB (and the readahead window's other READs); with
+# 4 KiB requests (max_io, ra, chunk) it is one small round trip.
+small=(-o max_io=4k -o ra=4k -o chunk=4k)
+
 # The targets first (the table in approaches/fuse/README.md).
+if bench_want targets; then
 for _ in $(seq "$rep"); do
 	for m in managed direct; do
 		run fuse-targets.jsonl -a fuse -o mount=$m -w seq-read -p local -s "$tsize" --netem none
@@ -67,54 +79,61 @@ for _ in $(seq "$rep"); do
 		-s "$tsize" --netem none
 	run fuse-targets.jsonl -a fuse -o mount=managed -w seq-read -p wan,"$r25" -s "$tsize" -o inflight=64
 done
-# First access: with the default 1 MiB requests the faulting page comes with
-# its READ of up to 1 MiB (and the readahead window's other READs); with
-# 4 KiB requests (max_io, ra, chunk) it is one small round trip.
-small=(-o max_io=4k -o ra=4k -o chunk=4k)
 for m in managed direct; do
 	run fuse-targets.jsonl -a fuse -o mount=$m -w first-access -p local,wan -s 8M -r "$frep"
 	run fuse-targets.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p local,wan -s 8M -r "$frep"
 done
-run fuse-targets.jsonl --migrate -a fuse -w "$F/workloads/migrate-writer-80mbit.conf" -p wan -s "$msize" -r "$rep"
+run fuse-targets.jsonl --migrate -a fuse -w "$F/workloads/migrate-writer-80mbit.conf" -p wan -s "$tsize" -r "$rep"
+fi
 
 # Side by side vs RTT: first access, reads, writes.
-side fuse-first.jsonl -w first-access -p "$rtts" -s 8M -r "$frep"
-for m in managed direct; do
-	run fuse-first.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p "$rtts" -s 8M -r "$frep"
-done
+if bench_want first; then
+	side fuse-first.jsonl -w first-access -p "$rtts" -s 8M -r "$frep"
+	for m in managed direct; do
+		run fuse-first.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p "$rtts" -s 8M -r "$frep"
+	done
+fi
 for _ in $(seq "$rep"); do
-	side fuse-rtt.jsonl -w seq-read,rand-read -p "$rtts" -s "$size"
-	side fuse-write.jsonl -w seq-write,rand-write -p "$rtts" -s "$size"
+	if bench_want rtt; then side fuse-rtt.jsonl -w seq-read,rand-read -p "$rtts" -s "$size"; fi
+	if bench_want write; then side fuse-write.jsonl -w seq-write,rand-write -p "$rtts" -s "$size"; fi
 done
 
 # Managed reads vs background pull requests in flight.
-for n in $inflights; do
-	run fuse-inflight.jsonl -a fuse -o mount=managed -o inflight=$n -w seq-read -p rtt-0ms,rtt-20ms,"$r25" \
-		-s "$size" -r "$rep"
-done
+if bench_want inflight; then
+	for n in $inflights; do
+		run fuse-inflight.jsonl -a fuse -o mount=managed -o inflight=$n -w seq-read -p rtt-0ms,rtt-20ms,"$r25" \
+			-s "$size" -r "$rep"
+	done
+fi
 
 # Chunking on the local side (the engine fetches chunks of c) vs on the
 # remote side (the engine fetches 1 MiB, the server splits it into c).
-for c in $chunks; do
-	run fuse-chunk.jsonl -a fuse -o chunk=$c -o prefetch=off -w seq-read,rand-read -p rtt-2ms -s "$size" -r "$rep"
-	run fuse-chunk.jsonl -a fuse -o chunk=1m -o server_chunk=$c -o prefetch=off -w seq-read,rand-read -p rtt-2ms \
-		-s "$size" -r "$rep"
-done
+if bench_want chunk; then
+	for c in $chunks; do
+		run fuse-chunk.jsonl -a fuse -o chunk=$c -o prefetch=off -w seq-read,rand-read -p rtt-2ms -s "$size" -r "$rep"
+		run fuse-chunk.jsonl -a fuse -o chunk=1m -o server_chunk=$c -o prefetch=off -w seq-read,rand-read \
+			-p rtt-2ms -s "$size" -r "$rep"
+	done
+fi
 
 # Prefetch modes, both mounts.
-for _ in $(seq "$rep"); do
-	for m in managed direct; do
-		for p in off readahead notify_store; do
-			run fuse-prefetch.jsonl -a fuse -o mount=$m -o prefetch=$p -w seq-read,rand-read,zipf-read -p rtt-2ms,wan \
-				-s "$size"
+if bench_want prefetch; then
+	for _ in $(seq "$rep"); do
+		for m in managed direct; do
+			for p in off readahead notify_store; do
+				run fuse-prefetch.jsonl -a fuse -o mount=$m -o prefetch=$p -w seq-read,rand-read,zipf-read \
+					-p rtt-2ms,wan -s "$size"
+			done
 		done
 	done
-done
+fi
 
 # Migration: downtime vs RTT, and vs writer rate at wan, next to uffd and delta.
-for a in fuse uffd delta; do
-	run fuse-migrate.jsonl --migrate -a $a -w migrate-writer -p "$rtts" -s "$msize" -r "$rep"
-	run fuse-migrate.jsonl --migrate -a $a -w "$writers" -p wan -s "$msize" -r "$rep"
-done
+if bench_want migrate; then
+	for a in fuse uffd delta; do
+		run fuse-migrate.jsonl --migrate -a $a -w migrate-writer -p "$rtts" -s "$msize" -r "$rep"
+		run fuse-migrate.jsonl --migrate -a $a -w "$writers" -p wan -s "$msize" -r "$rep"
+	done
+fi
 echo "fuse bench: results in $MEMSYNC_OUT/fuse-*.jsonl" >&2
 bench_finish

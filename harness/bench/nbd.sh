@@ -81,7 +81,7 @@ want() {
 }
 bench_params "parts=$(echo ${only:-all} | tr ' ' ',')"
 
-size=64M rep=3 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20" warmup=1
+size=64M rep=5 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20" warmup=1
 chunks="64k 256k 1m" writers="migrate-writer-10mbit migrate-writer-50mbit"
 if [ "$quick" = 1 ]; then
 	size=16M rep=1 frep=2 rtts="20" pulls="16" starts=2 mrtts="20" warmup=0 chunks=256k writers=migrate-writer-10mbit
