@@ -271,15 +271,15 @@ static int workload_cmd_run(struct scenario_run *s, enum role role, unsigned cha
 	uint64_t c0 = cpu_self_us();
 	volatile int *stop = &s->sh->stop_writer;
 	int ok = workload_run(&s->sc.wl, map, d->size, s->sc.seed, s->versions, stop, &s->sh->wres, e) == 0;
-	/* A migration's downtime starts here: the writer has stopped writing,
-	 * and flushing what it left dirty in the page cache is part of it. */
-	uint64_t t_stopped = now_ns();
+	/* The workload is done here. Flushing what it left dirty in the page
+	 * cache belongs to the sync that follows (the runner adds it to sync_s)
+	 * and, in a migration, to the downtime, which starts here. */
+	uint64_t t_done = now_ns();
 	if (d->kind == REGION_FILE && msync(map, d->size, MS_SYNC))
 		ok = err_errno(e, errno, "msync of the region failed") == 0;
-	if (*stop) {
-		s->sh->source_flush_ns = now_ns() - t_stopped;
-		s->sh->t_suspend_ns = t_stopped;
-	}
+	s->sh->workload_flush_ns = now_ns() - t_done;
+	if (*stop)
+		s->sh->t_suspend_ns = t_done;
 	s->sh->writer_stopped = 1;
 	verify_inject_corruption(map, d->size);
 	s->sh->cpu_us[role][0] = c0;

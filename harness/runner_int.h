@@ -57,7 +57,7 @@ struct shared {
 	volatile int stop_writer;           /* migration: ask the writer to stop */
 	volatile int writer_stopped;        /* the writer acknowledged */
 	uint64_t t_suspend_ns;              /* writer stopped writing (downtime starts) */
-	uint64_t source_flush_ns;           /* then its msync of the region (file regions) */
+	uint64_t workload_flush_ns;         /* the workload's msync after its accesses (file regions) */
 	uint64_t t_resumed_ns;              /* first access done on the destination */
 	uint64_t resume_first_access_ns;
 	int port;                           /* port the remote listens on */

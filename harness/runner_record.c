@@ -129,6 +129,7 @@ static void record_metrics(struct record *r, const struct scenario_run *s, const
 	rec_u64(r, "accesses", w->accesses);
 	rec_f64(r, "throughput_mb_s", secs > 0 ? (double)bytes / secs / 1e6 : 0);
 	rec_f64(r, "sync_s", res->sync_s);
+	rec_f64(r, "flush_s", (double)sh->workload_flush_ns / 1e9);
 	rec_f64(r, "throughput_with_sync_mb_s",
 		secs + res->sync_s > 0 ? (double)bytes / (secs + res->sync_s) / 1e6 : 0);
 	rec_u64(r, "first_access_ns", w->first_access_ns);
@@ -169,7 +170,7 @@ static void record_migration(struct record *r, const struct shared *sh)
 			      ? (double)(sh->t_resumed_ns - sh->t_suspend_ns) / 1e9
 			      : -1;
 	rec_f64(r, "downtime_s", down);
-	rec_u64(r, "source_flush_ns", sh->source_flush_ns);
+	rec_u64(r, "source_flush_ns", sh->workload_flush_ns);
 	rec_u64(r, "resume_first_access_ns", sh->resume_first_access_ns);
 	rec_u64(r, "rounds", sh->mig_rounds);
 	rec_u64(r, "bytes_moved", sh->mig_bytes_moved);

@@ -65,13 +65,16 @@ jqargs=(-L "$src/plots" -L "$src/paper/tables" --argjson loc "$loc" --argjson th
 # copied from another file ("derived_from": thesis-cost's copies of the
 # read-rtt and write-rtt runs) is left out, so no run counts twice; a record
 # without a "lab" from a file whose headers all say it ran in the VM lab gets
-# "lab": "vm-tcg" (hand-run VM commands), so it never joins native rows.
-jq -c -n '[inputs | {f: input_filename, r: .}] | group_by(.f)[]
+# "lab": "vm-tcg" (hand-run VM commands), so it never joins native rows; a
+# record measured before the workload's msync was timed is left out
+# (stale_sync, plots/nbd-lib.jq).
+jq -c -n -L "$src/plots" 'include "nbd-lib"; [inputs | {f: input_filename, r: .}] | group_by(.f)[]
 	| (any(.[]; .r.type == "header" or .r.record == "header")) as $h
 	| [.[].r | select(.type == "header") | .vm // (if (.cpu_model // "" | test("QEMU")) then "tcg" else "none" end)] as $vms
 	| (if ($vms | length) > 0 and all($vms[]; . != "none") then $vms[0] else null end) as $vm
 	| .[] | select(.r.derived_from == null) | .r + (if $h then {} else {_noheader: true} end)
-	| if .lab == null and $vm != null and .type != "header" then . + {lab: "vm-\($vm)"} else . end' \
+	| if .lab == null and $vm != null and .type != "header" then . + {lab: "vm-\($vm)"} else . end
+	| select(stale_sync | not)' \
 	"${files[@]}" >"$out/records.jsonl"
 
 # A table's markdown (header and rows, perhaps a note after them), from every record.

@@ -27,6 +27,13 @@ def file_labels:
     (if input_filename != .file then {file: input_filename, vm: "none"} else . end)
     | if $r.type == "header" or $r.record == "header" then .vm = ($r | header_vm) else . end;
     if $r.lab == null and .vm != "none" and $r.type != "header" then $r + {lab: "vm-\(.vm)"} else $r end);
+# A record of a file-backed approach measured before the workload's msync
+# was timed (2026-12-02): a write run whose sync_s left the msync out (no
+# flush_s), or a migration whose downtime started after it (no
+# migration.source_flush_ns). Its numbers are too good: never shown.
+def stale_sync: .type == "scenario" and (.approach | IN("delta", "fuse", "nbd", "disk"))
+  and ((.mode == "migrate" and .migration != null and .migration.source_flush_ns == null)
+       or (.mode == "access" and (.bytes_written // 0) > 0 and .flush_s == null));
 def native: select((.lab // "native") == "native");
 def nbd_bench: with_lab | select(.type == "scenario" and .status == "pass" and .lab != null and .warmup != true);
 def one_lab: (map(.lab) | unique) as $l

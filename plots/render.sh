@@ -57,10 +57,11 @@ mkdir -p "$out"
 # delta-rsync: delta.sh's rsync part), so their rows are that bench's rows.
 # Every record gets its lab from its own file's header first (file_labels in
 # plots/nbd-lib.jq): slurped, a header-less file would take the file before it's.
+# Records measured before the workload's msync was timed (stale_sync) are left out.
 all=$(mktemp "${TMPDIR:-/tmp}/render-records.XXXXXX")
 own=$(mktemp "${TMPDIR:-/tmp}/render-records.XXXXXX")
 trap 'rm -f "$all" "$own"' EXIT
-jq -c -n -L "$src/plots" 'include "nbd-lib"; file_labels' "${inputs[@]}" >"$all"
+jq -c -n -L "$src/plots" 'include "nbd-lib"; file_labels | select(stale_sync | not)' "${inputs[@]}" >"$all"
 jq -c 'select(.thesis == null or .thesis == "backends" or .thesis == "delta-rsync")' "$all" >"$own"
 n=0
 cd "$src"
