@@ -48,7 +48,7 @@ def workers: (.options.pull_inflight // .options.inflight // null) | if . == nul
 
 def wmbs: .throughput_with_sync_mb_s // .throughput_mb_s;
 
-def configs: group_by([.profile, .netem, .size, (.options | tostring), lab]);
+def configs: group_by([.workload, .profile, .netem, .size, (.options | tostring), lab]);
 def picked: map({r: ., s: (map(.v) | summary)}) | map(select(.s.n > 0));
 def strip: {r: (.r | map(del(.v))), s};
 def pick_max(f): configs | map(map(. + {v: f})) | picked | (max_by(.s.median) // {r: [], s: {n: 0}}) | strip;

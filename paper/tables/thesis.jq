@@ -7,6 +7,9 @@
 #              local, and the backends' and transports' local rows go here too)
 #   emulator   through the link emulator at the thesis's RTT (local or
 #              rtt-0ms for 0 ms)
+# Each cell comes from the records of the row's own experiment (thesis-NAME.jsonl,
+# "thesis": NAME) when there are any, else from every record (results without
+# the thesis set): no pooling of one configuration across experiments.
 # Each cell: the best configuration's median (min-max) and n (paperlib.jq's
 # pcell; "workers: max" rows use the most pull requests in flight we ran,
 # named in the cell; efficiency: the measured time, with the sync for
@@ -60,7 +63,9 @@ def scenario($q; $u; $side):
       (if nonet($side) then "(no network)" else map(select(.netem != "none")) | kindpick($q; $div) | wcell end) ];
 # The rows of one thesis point: [{side, lab, lo, em}], for every lab with data (else the expected one).
 def ours($all; $p):
-  .query as $q | .unit as $u
+  .query as $q | .unit as $u | (.figure | ltrimstr("thesis-")) as $exp
+  | ($p | map(select(.thesis == $exp))) as $own
+  | (if $own == [] then $p else $own end) as $p
   | if ($q.sides // null) != null then
       [ $q.sides[] as $s | ($p | map(select(side == $s))) as $r
         | (($r | map(lab) | unique) as $l | if $l == [] then [if $s | startswith("nbd") then "vm-tcg" else "native" end] else $l end)[] as $lab
