@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # summary: fuse approach (direct and managed mounts) next to uffd and the baselines: first access and seq/rand read and write MB/s vs RTT; read MB/s vs pull requests in flight; chunking local vs remote; prefetch off/readahead/notify_store; migration downtime vs RTT and writer rate next to uffd post-copy and delta pre-copy; the targets
-# runtime: not measured yet on an idle machine (quick: about 16 minutes on a loaded 2-core VM)
+# runtime: hours in full; by part chunk 8 min, first about 12 min, prefetch about 85 min; run it by parts (quick: about 16 minutes)
+#   (measured on the idle machine, 2026-12-02: first 11.6 min with its 4 KiB direct runs stopped at 6 ms;
+#   one of prefetch's 5 repetitions took 17 min;
+#   rtt, write, inflight, migrate and targets not measured yet)
 #
 # Every run goes through `memsync run` (every byte verified; the network
 # through the suite's netem driver). Side by side means: in every
@@ -90,7 +93,8 @@ fi
 if bench_want first; then
 	side fuse-first.jsonl -w first-access -p "$rtts" -s 8M -r "$frep"
 	for m in managed direct; do
-		run fuse-first.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p "$rtts" -s 8M -r "$frep"
+		# 1 MiB: the verification reads the region through 4 KiB requests (8 MiB at 40 ms: 80 s a run)
+		run fuse-first.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p "$rtts" -s 1M -r "$frep"
 	done
 fi
 for _ in $(seq "$rep"); do
