@@ -84,7 +84,7 @@ for _ in $(seq "$rep"); do
 done
 for m in managed direct; do
 	run fuse-targets.jsonl -a fuse -o mount=$m -w first-access -p local,wan -s 8M -r "$frep"
-	run fuse-targets.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p local,wan -s 8M -r "$frep"
+	run fuse-targets.jsonl -a fuse -o mount=$m "${small[@]}" -w first-access -p local,wan -s 1M -r "$frep"
 done
 run fuse-targets.jsonl --migrate -a fuse -w "$F/workloads/migrate-writer-80mbit.conf" -p wan -s "$tsize" -r "$rep"
 fi
@@ -135,8 +135,11 @@ fi
 # Migration: downtime vs RTT, and vs writer rate at wan, next to uffd and delta.
 if bench_want migrate; then
 	for a in fuse uffd delta; do
-		run fuse-migrate.jsonl --migrate -a $a -w migrate-writer -p "$rtts" -s "$msize" -r "$rep"
-		run fuse-migrate.jsonl --migrate -a $a -w "$writers" -p wan -s "$msize" -r "$rep"
+		# delta's region file in tmpfs, as in bench delta and the thesis set
+		wd=()
+		[ $a = delta ] && wd=(--workdir "${MEMSYNC_DELTA_WORKDIR:-/dev/shm}")
+		run fuse-migrate.jsonl --migrate -a $a "${wd[@]}" -w migrate-writer -p "$rtts" -s "$msize" -r "$rep"
+		run fuse-migrate.jsonl --migrate -a $a "${wd[@]}" -w "$writers" -p wan -s "$msize" -r "$rep"
 	done
 fi
 echo "fuse bench: results in $MEMSYNC_OUT/fuse-*.jsonl" >&2

@@ -140,6 +140,13 @@ trun() {
 	bench_header "$file"
 	bench_run "thesis-$x ($lab): memsync run $*" run_out "$@"
 }
+# delta's region is a file the workload maps: it lives in tmpfs, where a
+# memory region lives, as in harness/bench/delta.sh (in the default scratch
+# space /var/tmp, on disk, the final msync to the disk is timed as sync time
+# and migration downtime).
+delta_dir=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
+# trun for the delta approach with its work directory in $delta_dir.
+dtrun() { trun --workdir "$delta_dir" -a delta "$@"; }
 # The native approaches one after the other on the same profiles: fuse
 # direct, fuse managed, uffd and the baselines in $base (default memory,disk;
 # empty: none).
@@ -228,7 +235,7 @@ v_read_workers() {
 }
 n_write_rtt() {
 	sides -w seq-write -p "$(rttp "$wrtts")" -s "$size" -r "$rep"
-	trun -a delta -w seq-write -p "$(rttp "$wrtts")" -s "$size" -r "$rep"
+	dtrun -w seq-write -p "$(rttp "$wrtts")" -s "$size" -r "$rep"
 }
 v_write_rtt() { vsides -w seq-write -p "$(rttp "$vwrtts")" -s "$vsize" -r "$rep"; }
 
@@ -393,10 +400,12 @@ n_transport() {
 n_migration() {
 	local a w
 	for a in uffd delta fuse; do
-		trun --migrate -a $a -w migrate-writer -p "$(rttp "$mrtts")" -s "$msize" -r "$rep"
+		local run=(trun -a $a)
+		[ $a = delta ] && run=(dtrun)
+		"${run[@]}" --migrate -w migrate-writer -p "$(rttp "$mrtts")" -s "$msize" -r "$rep"
 		for w in $writers; do
 			[ "$w" = migrate-writer ] && continue
-			trun --migrate -a $a -w "$w" -p rtt-20ms -s "$msize" -r "$rep"
+			"${run[@]}" --migrate -w "$w" -p rtt-20ms -s "$msize" -r "$rep"
 		done
 	done
 }
@@ -430,7 +439,7 @@ n_cost() {
 		return 0
 	fi
 	sides -w seq-read,seq-write -p rtt-0ms,rtt-20ms -s "$size" -r "$rep"
-	trun -a delta -w seq-write -p rtt-0ms,rtt-20ms -s "$size" -r "$rep"
+	dtrun -w seq-write -p rtt-0ms,rtt-20ms -s "$size" -r "$rep"
 }
 v_cost() { vsides -w seq-read,seq-write -p rtt-0ms,rtt-20ms -s "$vsize" -r "$rep"; }
 
@@ -450,7 +459,7 @@ n_efficiency() {
 	local p
 	for p in $eprofiles; do
 		extra=$(link_of "$p" "$size") base="" sides -w seq-read -p "$p" -s "$size" -r "$rep"
-		extra=$(link_of "$p" "$size") trun -a delta -w seq-write -p "$p" -s "$size" -r "$rep"
+		extra=$(link_of "$p" "$size") dtrun -w seq-write -p "$p" -s "$size" -r "$rep"
 	done
 }
 v_efficiency() {
