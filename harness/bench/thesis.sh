@@ -5,6 +5,10 @@
 # usage: thesis.sh [--quick] [--list] [--only NAME,...]
 #        thesis.sh --vm-part NAME      (inside the VM lab: the nbd part of NAME)
 #
+# MEMSYNC_THESIS_VM=0 runs the native parts only: the VM lab parts are not
+# run and their records not written (say, to measure a native change again
+# and keep the VM lab records of an earlier pass).
+#
 # The experiments, where they run and their estimated run times are in
 # thesis.plan next to this file; the parameters are below (full, then quick).
 # Every experiment writes $MEMSYNC_OUT/thesis-NAME.jsonl: a header record
@@ -510,7 +514,11 @@ for n in "${selected[@]}"; do
 	rm -f "$file"
 	if fn=$(part_fn n "$n"); then "$fn"; fi
 	if [[ ${where[$n]} == *vm-tcg* ]] && [ "$skip_vm" = 0 ]; then
-		bench_run "thesis-$n: VM lab part" vm_part "$n"
+		if [ "${MEMSYNC_THESIS_VM:-1}" = 0 ]; then
+			echo "thesis-$n: VM lab part not run (MEMSYNC_THESIS_VM=0)" >&2
+		else
+			bench_run "thesis-$n: VM lab part" vm_part "$n"
+		fi
 	fi
 	dt=$((SECONDS - t0)) status=done
 	[ ${#bench_failed[@]} = "$before" ] || { status=FAILED; failed+=("$n"); }
