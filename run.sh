@@ -29,7 +29,8 @@ commands:
   bench EXP...       run benchmark experiments (see --list), results to --out DIR
   thesis             the thesis set, one experiment per figure (below): prints the plan
                      and its estimated run time first; --list: the plan only;
-                     --only NAME,...: some; --quick; results DIR/thesis-NAME.jsonl
+                     --only NAME,...: some; --quick; results DIR/thesis-NAME.jsonl;
+                     MEMSYNC_THESIS_VM=0: the native parts only (no VM lab)
   plot [RESULTS...]  render every figure from results to plots/out/ (default: the newest
                      run directory under results/; results/reference only when named)
   paper [RESULTS...] build paper/out/paper.{md,html,pdf}: tables and figures generated from results
