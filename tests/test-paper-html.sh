@@ -20,9 +20,6 @@ out=$src/paper/out
 
 # Slots ("figure NAME", "table NAME"; globs) without data in results/reference, and why.
 PENDING=(
-	# bench fuse parts rtt, write, migrate: not run yet with 256 MiB sweeps (the
-	# fuse write and migration records of 2026-12-01 predate the timed msync)
-	'figure fuse-rtt' 'figure fuse-rand' 'figure fuse-write' 'figure fuse-migrate' 'figure fuse-migrate-rate'
 	'figure fuse-prefetch' # bench fuse part prefetch: about 85 min, stopped this time (2026-12-02-fuse-delta)
 	'figure delta-cycles' # bench delta part cycles: its records of 2026-11-30 predate the timed msync
 	'figure nbd-first' 'figure nbd-read' 'figure nbd-write' 'figure nbd-chunk'
