@@ -21,7 +21,6 @@ out=$src/paper/out
 # Slots ("figure NAME", "table NAME"; globs) without data in results/reference, and why.
 PENDING=(
 	'figure fuse-prefetch' # bench fuse part prefetch: about 85 min, stopped this time (2026-12-02-fuse-delta)
-	'figure delta-cycles' # bench delta part cycles: its records of 2026-11-30 predate the timed msync
 	'figure nbd-first' 'figure nbd-read' 'figure nbd-write' 'figure nbd-chunk'
 	'figure nbd-start' 'figure nbd-pulled' # ./run.sh --vm bench nbd: only its targets are in results/reference
 	'figure nbd-migrate' # its migration records (nbd-targets-migrate) predate the timed msync
