@@ -26,7 +26,8 @@
 #   pcell          {r, s} -> a table cell: "median (min-max) n=N", with "lo"
 #                  when the runs went over plain loopback (--netem none), the
 #                  profile when its RTT is not 0 (wan and rtt-20ms differ in rate), the
-#                  writer workload for a migration, † when a run came from a file
+#                  writer workload for a migration, the approach options other
+#                  than mount ("[dirty=pagemap]"), † when a run came from a file
 #                  without a header record and \* when n < 5; "-" without runs
 #   nohead         records -> " †" if one came from a result file without a
 #                  header record (paper/build.sh marks them "_noheader")
@@ -77,8 +78,11 @@ def col($id):
 
 def nohead: if any(.[]; ._noheader == true) then " †" else "" end;
 
+# " [k=v,...]": a record's approach options other than mount (the row names the mount).
+def opts_tag: (.options // {}) | if type == "object" then del(.mount) | to_entries
+  | map("\(.key)=\(.value)") | join(",") | if . == "" then "" else " [\(.)]" end else "" end;
 def pcell:
   if .s.n == 0 then "-"
-  else "\(.s | spread)\(if .r[0].netem == "none" then " lo" elif (.r[0] | rtt_ms // 0) > 0 then " \(.r[0].profile | split("/") | last | sub("\\.conf$"; ""))" else "" end)\(if .r[0].mode == "migrate" then " (\(.r[0].workload))" else "" end)\(.r | nohead) n=\(.s | nmark)" end;
+  else "\(.s | spread)\(if .r[0].netem == "none" then " lo" elif (.r[0] | rtt_ms // 0) > 0 then " \(.r[0].profile | split("/") | last | sub("\\.conf$"; ""))" else "" end)\(if .r[0].mode == "migrate" then " (\(.r[0].workload))" else "" end)\(.r[0] | opts_tag)\(.r | nohead) n=\(.s | nmark)" end;
 
 def nbd_lab_note: "VM lab (QEMU TCG), compared only with VM-lab rows";
