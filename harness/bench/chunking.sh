@@ -45,8 +45,8 @@ for c in jq rsync cmp sqlite3 tar; do command -v $c >/dev/null || { echo "chunki
 [ "$(id -u)" = 0 ] || { echo "chunking.sh: needs root (network namespaces)" >&2; exit 1; }
 mkdir -p "$MEMSYNC_OUT"
 out=$MEMSYNC_OUT/chunking.jsonl
-# Files live in tmpfs so that disk writeback stays out of the times.
-wroot=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
+# Files live in tmpfs ($bench_delta_workdir) so that disk writeback stays out of the times.
+wroot=$bench_delta_workdir
 work=$(mktemp -d "$wroot/memsync-chunking-bench.XXXXXX")
 state=$work/net.state
 pids=()

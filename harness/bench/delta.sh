@@ -27,10 +27,10 @@ for f in "$D" "$net" "$ms"; do [ -x "$f" ] || { echo "delta.sh: $f not built" >&
 for c in jq rsync cmp; do command -v $c >/dev/null || { echo "delta.sh: needs $c" >&2; exit 1; }; done
 [ "$(id -u)" = 0 ] || { echo "delta.sh: needs root (network namespaces)" >&2; exit 1; }
 mkdir -p "$MEMSYNC_OUT"
-# Files live in tmpfs (/dev/shm) so that disk writeback of freshly written
-# gigabytes does not land in the cycle times (set MEMSYNC_DELTA_WORKDIR to
-# measure a disk instead).
-wroot=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
+# Files live in tmpfs (functions.sh's $bench_delta_workdir) so that disk
+# writeback of freshly written gigabytes does not land in the cycle times (set
+# MEMSYNC_DELTA_WORKDIR to measure a disk instead).
+wroot=$bench_delta_workdir
 work=$(mktemp -d "$wroot/memsync-delta-bench.XXXXXX")
 state=$work/net.state
 cleanup() {

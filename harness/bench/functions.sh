@@ -15,6 +15,10 @@
 #   bench_want PART            whether PART is one of them
 #   bench_fail WHAT            count a failure found otherwise
 #   bench_finish               exit 1 naming the failed runs, if any
+#   $bench_delta_workdir       where delta's region file lives in every bench: tmpfs
+#                              (/dev/shm), as a memory region does; on a disk the final
+#                              msync would be timed as sync time and migration downtime
+#                              (MEMSYNC_DELTA_WORKDIR changes it)
 #
 # A command that fails outside bench_run ends the bench (errexit), and the
 # ERR trap says which command and line. $MEMSYNC_SRC defaults to this tree.
@@ -25,6 +29,7 @@ bench_name=$(basename "$0" .sh)
 bench_command="bench $bench_name${*:+ $*}"
 bench_param_list=()
 bench_failed=()
+bench_delta_workdir=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
 declare -A bench_headed=()
 
 # Report the command that failed (errexit follows); bench_run names its own.

@@ -135,9 +135,8 @@ fi
 # Migration: downtime vs RTT, and vs writer rate at wan, next to uffd and delta.
 if bench_want migrate; then
 	for a in fuse uffd delta; do
-		# delta's region file in tmpfs, as in bench delta and the thesis set
-		wd=()
-		[ $a = delta ] && wd=(--workdir "${MEMSYNC_DELTA_WORKDIR:-/dev/shm}")
+		wd=() # delta's region file in tmpfs (functions.sh)
+		[ $a = delta ] && wd=(--workdir "$bench_delta_workdir")
 		run fuse-migrate.jsonl --migrate -a $a "${wd[@]}" -w migrate-writer -p "$rtts" -s "$msize" -r "$rep"
 		run fuse-migrate.jsonl --migrate -a $a "${wd[@]}" -w "$writers" -p wan -s "$msize" -r "$rep"
 	done

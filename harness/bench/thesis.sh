@@ -144,13 +144,8 @@ trun() {
 	bench_header "$file"
 	bench_run "thesis-$x ($lab): memsync run $*" run_out "$@"
 }
-# delta's region is a file the workload maps: it lives in tmpfs, where a
-# memory region lives, as in harness/bench/delta.sh (in the default scratch
-# space /var/tmp, on disk, the final msync to the disk is timed as sync time
-# and migration downtime).
-delta_dir=${MEMSYNC_DELTA_WORKDIR:-/dev/shm}
-# trun for the delta approach with its work directory in $delta_dir.
-dtrun() { trun --workdir "$delta_dir" -a delta "$@"; }
+# trun for the delta approach, its region file in $bench_delta_workdir (tmpfs).
+dtrun() { trun --workdir "$bench_delta_workdir" -a delta "$@"; }
 # The native approaches one after the other on the same profiles: fuse
 # direct, fuse managed, uffd and the baselines in $base (default memory,disk;
 # empty: none).
