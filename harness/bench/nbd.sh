@@ -58,28 +58,18 @@ if ! "$M" list approaches | grep -A1 '^  nbd ' | grep -q 'unsupported here'; the
 	exit 1
 fi
 
+# Parts (functions.sh): all of them by default, targets only in full runs;
+# `--only LIST` when the script is run by hand sets MEMSYNC_NBD_PARTS.
 parts_all="first read write workers chunk start pulled migrate targets"
-only=${MEMSYNC_NBD_PARTS:-}
 while [ $# -gt 0 ]; do
 	case $1 in
-	--only) [ $# -ge 2 ] || { echo "nbd bench: --only needs a list" >&2; exit 2; }; only=$2; shift 2 ;;
-	--only=*) only=${1#--only=}; shift ;;
+	--only) [ $# -ge 2 ] || { echo "nbd bench: --only needs a list" >&2; exit 2; }; MEMSYNC_NBD_PARTS=$2; shift 2 ;;
+	--only=*) MEMSYNC_NBD_PARTS=${1#--only=}; shift ;;
 	*) echo "nbd bench: unknown argument '$1' (--only LIST; parts: $parts_all)" >&2; exit 2 ;;
 	esac
 done
-parts=" $(echo "$only" | tr ',' ' ') "
-for p in $parts; do
-	case " $parts_all " in *" $p "*) ;; *) echo "nbd bench: unknown part '$p' (parts: $parts_all)" >&2; exit 2 ;; esac
-done
-# Run part $1? Every part when none is named, targets then only in full runs.
-want() {
-	if [ -z "${only// /}" ]; then
-		[ "$1" != targets ] || [ "$quick" != 1 ]
-	else
-		[[ "$parts" == *" $1 "* ]]
-	fi
-}
-bench_params "parts=$(echo ${only:-all} | tr ' ' ',')"
+[ "$quick" != 1 ] || : "${MEMSYNC_NBD_PARTS:=${parts_all% targets}}"
+bench_parts MEMSYNC_NBD_PARTS "$parts_all"
 
 size=64M rep=5 frep=10 rtts="0 10 20 40" pulls="1 4 16 64" starts=20 mrtts="0 20" warmup=1
 chunks="64k 256k 1m" writers="migrate-writer-10mbit migrate-writer-50mbit"
@@ -112,21 +102,21 @@ run() { # FILE ARGS...
 
 # First-chunk latency, reads and writes vs RTT, both mount styles, next to the others.
 for m in direct managed; do
-	if want first; then run nbd-first.jsonl -a nbd -w first-access -p "$plist" -s 8M -r "$frep" -o mount=$m; fi
-	if want read; then run nbd-read.jsonl -a nbd -w seq-read -p "$plist" -s "$size" -r "$rep" -o mount=$m; fi
-	if want write; then run nbd-write.jsonl -a nbd -w seq-write -p "$plist" -s "$size" -r "$rep" -o mount=$m; fi
+	if bench_want first; then run nbd-first.jsonl -a nbd -w first-access -p "$plist" -s 8M -r "$frep" -o mount=$m; fi
+	if bench_want read; then run nbd-read.jsonl -a nbd -w seq-read -p "$plist" -s "$size" -r "$rep" -o mount=$m; fi
+	if bench_want write; then run nbd-write.jsonl -a nbd -w seq-write -p "$plist" -s "$size" -r "$rep" -o mount=$m; fi
 done
-if want first; then run nbd-first.jsonl -a "$others" -w first-access -p "$plist" -s 8M -r "$frep"; fi
-if want read; then run nbd-read.jsonl -a "$others" -w seq-read -p "$plist" -s "$size" -r "$rep"; fi
+if bench_want first; then run nbd-first.jsonl -a "$others" -w first-access -p "$plist" -s 8M -r "$frep"; fi
+if bench_want read; then run nbd-read.jsonl -a "$others" -w seq-read -p "$plist" -s "$size" -r "$rep"; fi
 # Background pull requests in flight (the thesis's pull workers).
-if want workers; then
+if bench_want workers; then
 	for n in $pulls; do
 		run nbd-workers.jsonl -a nbd -w seq-read -p "$p20" -s "$size" -r "$rep" -o pull_inflight=$n
 		run nbd-workers.jsonl -a nbd -w first-access -p "$p20" -s 8M -r "$frep" -o pull_inflight=$n
 	done
 fi
 # Chunking on the local side (managed chunk) vs on the remote side (server_chunk).
-if want chunk; then
+if bench_want chunk; then
 	for c in $chunks; do
 		run nbd-chunk.jsonl -a nbd -w seq-read,rand-read -p "${profs[0]}" -s "$size" -r "$rep" -o chunk=$c
 		run nbd-chunk.jsonl -a nbd -w seq-read,rand-read -p "${profs[0]}" -s "$size" -r "$rep" -o chunk=1m \
@@ -135,7 +125,7 @@ if want chunk; then
 fi
 # Device start time: readiness by sysfs polling vs uevents, both attach methods.
 S=$MEMSYNC_BUILD/memsync-nbd
-if want start; then
+if bench_want start; then
 	for a in netlink ioctl; do
 		for r in poll uevent; do
 			bench_header "$MEMSYNC_OUT/nbd-start.jsonl"
@@ -146,7 +136,7 @@ if want start; then
 	done
 fi
 # Data pulled before the device is ready, vs pull requests (a local memsync-serve).
-if want pulled; then
+if bench_want pulled; then
 	bench_header "$MEMSYNC_OUT/nbd-start.jsonl"
 	port=$((20000 + RANDOM % 20000))
 	"$MEMSYNC_BUILD/memsync-serve" --listen 127.0.0.1:$port --backend memory:$size -q &
@@ -160,7 +150,7 @@ if want pulled; then
 	wait "$spid" 2>/dev/null || true
 fi
 # Migration downtime vs RTT and writer rate.
-if want migrate; then
+if bench_want migrate; then
 	for r in $mrtts; do
 		for w in $writers; do
 			wf=$MEMSYNC_SRC/approaches/delta/workloads/$w.conf
@@ -202,7 +192,7 @@ trun() {
 	bench_run "nbd-targets.jsonl: memsync run $*" "$M" run -q --warmup "$w" -r "$n" "$@" --out "$f"
 	[ ! -f "$f" ] || cat "$f" >>"$MEMSYNC_OUT/nbd-targets.jsonl"
 }
-if want targets; then
+if bench_want targets; then
 	tn=${MEMSYNC_NBD_TARGET_RUNS:-5} tw=1 rbytes=$((1 << 30)) mbytes=$((256 << 20))
 	if [ "$quick" = 1 ]; then
 		tn=2 tw=0 rbytes=$((32 << 20)) mbytes=$((32 << 20))
