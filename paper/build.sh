@@ -85,16 +85,18 @@ table() { # NAME
 # records): one jq run applies it to each file's records alone and prints
 # "FILE<TAB>LABEL" where the output has more than MIN lines and differs
 # from its output without records (a table with fixed rows says "no runs").
+# Records the paper leaves out (stale_sync) are left out here too, so a
+# file is named only for what it still feeds.
 feeders() { # JQ MIN LABEL
 	local body includes
 	# The extractor's modules (stats always): the include statements that
 	# start its lines, also where the program follows on the same line.
 	includes=$(sed -nE 's/^((include "[^"]*"; *)+).*/\1/p' "$1" | tr '\n' ' ')
 	body=$(sed -E 's/^(include "[^"]*"; *)+//' "$1")
-	jq -n -r "${jqargs[@]}" --arg what "$3" "include \"stats\"; $includes def extract: $body
+	jq -n -r "${jqargs[@]}" --arg what "$3" "include \"stats\"; include \"nbd-lib\"; $includes def extract: $body
 ;
 		([] | [extract]) as \$none
-		| [inputs | {f: input_filename, r: .}] | group_by(.f)[]
+		| [inputs | select(stale_sync | not) | {f: input_filename, r: .}] | group_by(.f)[]
 		| .[0].f as \$f | [map(.r) | extract] as \$o
 		| select((\$o | length) > $2 and \$o != \$none) | \"\(\$f)\t\(\$what)\"" "${files[@]}"
 }
