@@ -30,7 +30,8 @@ commands:
   thesis             the thesis set, one experiment per figure (below): prints the plan
                      and its estimated run time first; --list: the plan only;
                      --only NAME,...: some; --quick; results DIR/thesis-NAME.jsonl;
-                     MEMSYNC_THESIS_VM=0: the native parts only (no VM lab)
+                     MEMSYNC_THESIS_VM=0: the native parts only (no VM lab;
+                     the VM lab records already in DIR are kept)
   plot [RESULTS...]  render every figure from results to plots/out/ (default: the newest
                      run directory under results/; results/reference only when named)
   paper [RESULTS...] build paper/out/paper.{md,html,pdf}: tables and figures generated from results

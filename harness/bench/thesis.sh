@@ -6,8 +6,9 @@
 #        thesis.sh --vm-part NAME      (inside the VM lab: the nbd part of NAME)
 #
 # MEMSYNC_THESIS_VM=0 runs the native parts only: the VM lab parts are not
-# run and their records not written (say, to measure a native change again
-# and keep the VM lab records of an earlier pass).
+# run, and the VM lab records of an earlier pass in the same results
+# directory (thesis-NAME.jsonl's VM lab headers and vm-tcg records) are kept,
+# after the new native records (say, to measure a native change again).
 #
 # The experiments, where they run and their estimated run times are in
 # thesis.plan next to this file; the parameters are below (full, then quick).
@@ -488,6 +489,16 @@ vm_part() { # NAME
 		--timeout "${MEMSYNC_VM_TIMEOUT:-14400}" -- bash "$here/thesis.sh" --vm-part "$1"
 }
 
+# With MEMSYNC_THESIS_VM=0, copy experiment FILE's VM lab section (its VM lab
+# headers and vm-* records, as an earlier pass wrote them) to KEPT, to be
+# appended after the new native records; otherwise leave KEPT empty.
+keep_vm_records() { # FILE KEPT
+	: >"$2"
+	[ "${MEMSYNC_THESIS_VM:-1}" = 0 ] && [ -f "$1" ] || return 0
+	jq -c 'select((.type == "header" and (.vm // "none") != "none") or ((.lab // "native") | startswith("vm-")))' \
+		"$1" >"$2"
+}
+
 if [ -n "$vm_part" ]; then # inside the VM lab
 	[ "$lab" = vm-tcg ] || { echo "thesis: --vm-part runs inside the VM lab only" >&2; exit 2; }
 	fn=$(part_fn v "$vm_part") || { echo "thesis: $vm_part has no VM lab part" >&2; exit 2; }
@@ -506,11 +517,14 @@ for n in "${selected[@]}"; do
 	echo "[$i/${#selected[@]}] $n (estimated $(hm "$(est "$n")")) ..." >&2
 	before=${#bench_failed[@]} t0=$SECONDS
 	begin "$n"
+	keep_vm_records "$file" "$scratch/vm-kept.jsonl"
 	rm -f "$file"
 	if fn=$(part_fn n "$n"); then "$fn"; fi
 	if [[ ${where[$n]} == *vm-tcg* ]] && [ "$skip_vm" = 0 ]; then
 		if [ "${MEMSYNC_THESIS_VM:-1}" = 0 ]; then
-			echo "thesis-$n: VM lab part not run (MEMSYNC_THESIS_VM=0)" >&2
+			cat "$scratch/vm-kept.jsonl" >>"$file"
+			echo "thesis-$n: VM lab part not run (MEMSYNC_THESIS_VM=0); the file's" \
+				"$(grep -c . "$scratch/vm-kept.jsonl") earlier VM lab records kept after the new native ones" >&2
 		else
 			bench_run "thesis-$n: VM lab part" vm_part "$n"
 		fi
