@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # summary: fuse approach (direct and managed mounts) next to uffd and the baselines: first access and seq/rand read and write MB/s vs RTT; read MB/s vs pull requests in flight; chunking local vs remote; prefetch off/readahead/notify_store; migration downtime vs RTT and writer rate next to uffd post-copy and delta pre-copy; the targets
-# runtime: hours in full; by part rtt 10 min, write 60 min, migrate 14 min, chunk 8 min, first about 12 min, prefetch about 85 min; run it by parts (quick: about 16 minutes)
+# runtime: hours in full; by part rtt 10 min, write 60 min, migrate 14 min, chunk 8 min, first about 12 min, prefetch about 50 min; run it by parts (quick: about 16 minutes)
 #   (measured on the idle machine, 2026-12-02: write's 60 min are mostly the direct mount's
 #   random writes, 130 s a run at 40 ms; first 11.6 min with its 4 KiB direct runs stopped at 6 ms;
-#   one of prefetch's 5 repetitions took 17 min; inflight and targets not measured yet)
+#   prefetch estimated from one 17 min repetition with a warm-up in each; inflight and targets
+#   not measured yet)
 #
 # Every run goes through `memsync run` (every byte verified; the network
 # through the suite's netem driver). Side by side means: in every
@@ -120,14 +121,14 @@ if bench_want chunk; then
 	done
 fi
 
-# Prefetch modes, both mounts.
+# Prefetch modes, both mounts: one warm-up and $rep runs per configuration
+# and scenario, as inflight and chunk do (a warm-up in every repetition, as
+# the side-by-side parts do, made the part 85 minutes, 40 of them warm-ups).
 if bench_want prefetch; then
-	for _ in $(seq "$rep"); do
-		for m in managed direct; do
-			for p in off readahead notify_store; do
-				run fuse-prefetch.jsonl -a fuse -o mount=$m -o prefetch=$p -w seq-read,rand-read,zipf-read \
-					-p rtt-2ms,wan -s "$size"
-			done
+	for m in managed direct; do
+		for p in off readahead notify_store; do
+			run fuse-prefetch.jsonl -a fuse -o mount=$m -o prefetch=$p -w seq-read,rand-read,zipf-read \
+				-p rtt-2ms,wan -s "$size" -r "$rep"
 		done
 	done
 fi
