@@ -20,10 +20,6 @@ out=$src/paper/out
 
 # Slots ("figure NAME", "table NAME"; globs) without data in results/reference, and why.
 PENDING=(
-	'figure fuse-prefetch' # bench fuse part prefetch: about 85 min, stopped this time (2026-12-02-fuse-delta)
-	'figure nbd-first' 'figure nbd-read' 'figure nbd-write' 'figure nbd-chunk'
-	'figure nbd-start' 'figure nbd-pulled' # ./run.sh --vm bench nbd: only its targets are in results/reference
-	'figure nbd-migrate' # its migration records (nbd-targets-migrate) predate the timed msync
 )
 # Whether slot $1 is in PENDING.
 pending() {
