@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # summary: fuse approach (direct and managed mounts) next to uffd and the baselines: first access and seq/rand read and write MB/s vs RTT; read MB/s vs pull requests in flight; chunking local vs remote; prefetch off/readahead/notify_store; migration downtime vs RTT and writer rate next to uffd post-copy and delta pre-copy; the targets
-# runtime: hours in full; by part rtt 10 min, write 60 min, migrate 14 min, chunk 8 min, first about 12 min, prefetch about 50 min; run it by parts (quick: about 16 minutes)
+# runtime: hours in full; by part rtt 10 min, write 60 min, migrate 14 min, chunk 8 min, first about 12 min, prefetch 38 min; run it by parts (quick: about 16 minutes)
 #   (measured on the idle machine, 2026-12-02: write's 60 min are mostly the direct mount's
 #   random writes, 130 s a run at 40 ms; first 11.6 min with its 4 KiB direct runs stopped at 6 ms;
-#   prefetch estimated from one 17 min repetition with a warm-up in each; inflight and targets
+#   prefetch 38 min 6 s (85 min with a warm-up in each repetition); inflight and targets
 #   not measured yet)
 #
 # Every run goes through `memsync run` (every byte verified; the network

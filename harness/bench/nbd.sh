@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # summary: nbd approach (kernel NBD client; VM lab here): first-chunk latency and read MB/s vs RTT and pull workers, direct vs managed next to uffd/memory (and fuse when built); write MB/s vs RTT; device start time, sysfs polling vs uevents; data pulled before the device is ready; chunking local vs remote; migration downtime vs RTT and writer rate
-# runtime: in the VM lab (TCG) about 80 minutes, the targets 20 of them (quick: about 8 minutes)
+# runtime: in the VM lab (TCG) about 100 minutes: first, read, write, chunk, start, pulled, migrate 78 min on the idle project VM, the targets about 20 (quick: about 8 minutes)
 #
 # Run it as `./run.sh --vm bench nbd [--quick]` on a kernel without nbd
 # (this machine), `./run.sh bench nbd` where `modprobe nbd` works. Every
