@@ -490,13 +490,14 @@ vm_part() { # NAME
 }
 
 # With MEMSYNC_THESIS_VM=0, copy experiment FILE's VM lab section (its VM lab
-# headers and vm-* records, as an earlier pass wrote them) to KEPT, to be
-# appended after the new native records; otherwise leave KEPT empty.
+# headers and the records that ran there, as the paper tells them apart:
+# plots/nbd-lib.jq) to KEPT, to be appended after the new native records;
+# otherwise leave KEPT empty.
 keep_vm_records() { # FILE KEPT
 	: >"$2"
 	[ "${MEMSYNC_THESIS_VM:-1}" = 0 ] && [ -f "$1" ] || return 0
-	jq -c 'select((.type == "header" and (.vm // "none") != "none") or ((.lab // "native") | startswith("vm-")))' \
-		"$1" >"$2"
+	jq -c -n -L "$MEMSYNC_SRC/plots" 'include "nbd-lib"; file_labels
+		| select(if .type == "header" then header_vm != "none" else (.lab // "native") != "native" end)' "$1" >"$2"
 }
 
 if [ -n "$vm_part" ]; then # inside the VM lab
